@@ -1,0 +1,199 @@
+// Config parsing: a table of keys with their validation, shared by the JSON file and the flags.
+#include "common/config.h"
+
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace livegate {
+namespace {
+
+using json = nlohmann::json;
+
+Status parse_uint(const json& v, const std::string& key, uint64_t lo, uint64_t hi, uint64_t& out) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    return Error{"config: " + key + " must be a non-negative integer, got " + v.dump()};
+  }
+  const uint64_t n = v.get<uint64_t>();
+  if (n < lo || n > hi) {
+    return Error{"config: " + key + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                 ", got " + std::to_string(n)};
+  }
+  out = n;
+  return {};
+}
+
+template <class T>
+std::function<Status(const json&)> uint_key(const std::string& key, T& field, uint64_t lo, uint64_t hi) {
+  return [&field, key, lo, hi](const json& v) -> Status {
+    uint64_t n = 0;
+    if (Status s = parse_uint(v, key, lo, hi, n); !s) return s;
+    field = static_cast<T>(n);
+    return {};
+  };
+}
+
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  }
+  return s != "." && s != "..";
+}
+
+using Setters = std::map<std::string, std::function<Status(const json&)>>;
+
+// Every configurable key, by its dotted path. Adding a setting means adding one line here.
+Setters make_setters(Config& c) {
+  constexpr uint64_t u32max = std::numeric_limits<uint32_t>::max();
+  Setters s;
+  s["bind"] = [&c](const json& v) -> Status {
+    if (!v.is_string() || v.get<std::string>().empty()) return Error{"config: bind must be an address string"};
+    c.bind = v.get<std::string>();
+    return {};
+  };
+  s["rtmp_port"] = uint_key("rtmp_port", c.rtmp_port, 0, 65535);
+  s["http_port"] = uint_key("http_port", c.http_port, 0, 65535);
+  s["log_level"] = [&c](const json& v) -> Status {
+    if (!v.is_string() || !parse_log_level(v.get<std::string>(), c.log_level)) {
+      return Error{"config: log_level must be one of debug, info, warn, error, got " + v.dump()};
+    }
+    return {};
+  };
+  RtmpConfig& r = c.rtmp;
+  s["rtmp.max_connections"] = uint_key("rtmp.max_connections", r.max_connections, 1, 1000000);
+  s["rtmp.handshake_timeout_ms"] = uint_key("rtmp.handshake_timeout_ms", r.handshake_timeout_ms, 100, 600000);
+  s["rtmp.publish_timeout_ms"] = uint_key("rtmp.publish_timeout_ms", r.publish_timeout_ms, 100, 600000);
+  s["rtmp.idle_timeout_ms"] = uint_key("rtmp.idle_timeout_ms", r.idle_timeout_ms, 100, 3600000);
+  s["rtmp.max_message_size"] = uint_key("rtmp.max_message_size", r.max_message_size, 4096, 0xFFFFFF);
+  s["rtmp.max_command_size"] = uint_key("rtmp.max_command_size", r.max_command_size, 1024, 0xFFFFFF);
+  s["rtmp.max_chunk_size"] = uint_key("rtmp.max_chunk_size", r.max_chunk_size, 128, 0x7FFFFFFF);
+  s["rtmp.max_chunk_streams"] = uint_key("rtmp.max_chunk_streams", r.max_chunk_streams, 4, 65599);
+  s["rtmp.amf_max_depth"] = uint_key("rtmp.amf_max_depth", r.amf_max_depth, 2, 256);
+  s["rtmp.max_streams"] = uint_key("rtmp.max_streams", r.max_streams, 1, 100000);
+  s["rtmp.out_chunk_size"] = uint_key("rtmp.out_chunk_size", r.out_chunk_size, 128, 0xFFFFFF);
+  s["rtmp.window_ack_size"] = uint_key("rtmp.window_ack_size", r.window_ack_size, 4096, u32max);
+  s["rtmp.apps"] = [&r](const json& v) -> Status {
+    if (!v.is_array() || v.empty()) return Error{"config: rtmp.apps must be a non-empty array of names"};
+    std::vector<std::string> apps;
+    for (const json& a : v) {
+      if (!a.is_string() || !valid_name(a.get<std::string>())) {
+        return Error{"config: rtmp.apps entry " + a.dump() + " is not a valid name ([A-Za-z0-9_.-]{1,64})"};
+      }
+      apps.push_back(a.get<std::string>());
+    }
+    r.apps = std::move(apps);
+    return {};
+  };
+  s["http.threads"] = uint_key("http.threads", c.http.threads, 1, 10000);
+  return s;
+}
+
+Status apply_object(const json& obj, const std::string& prefix, Setters& setters) {
+  for (const auto& [name, value] : obj.items()) {
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (auto it = setters.find(key); it != setters.end()) {
+      if (Status s = it->second(value); !s) return s;
+    } else if (value.is_object() && prefix.empty()) {
+      if (Status s = apply_object(value, key, setters); !s) return s;
+    } else {
+      return Error{"config: unknown key \"" + key + "\""};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status apply_config_json(const std::string& json_text, Config& config) {
+  json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (doc.is_discarded()) return Error{"config: not valid JSON"};
+  if (!doc.is_object()) return Error{"config: the top level must be a JSON object"};
+  Setters setters = make_setters(config);
+  return apply_object(doc, "", setters);
+}
+
+const char* usage_text() noexcept {
+  return "usage: livegate [--config FILE.json] [--bind ADDR] [--rtmp-port N] [--http-port N]\n"
+         "                [--log-level debug|info|warn|error] [--help] [--version]\n"
+         "\n"
+         "Accepts RTMP publishers on rtmp://HOST:RTMP_PORT/APP/KEY and serves HLS on\n"
+         "http://HOST:HTTP_PORT/APP/KEY/index.m3u8. Flags override the config file,\n"
+         "which overrides the built-in defaults (see README.md for every key).\n";
+}
+
+Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
+  CommandLine cl;
+  struct Flag {
+    std::string name, value;
+  };
+  std::vector<Flag> flags;
+  std::string config_path;
+  static const std::map<std::string, std::string> value_flags = {{"--config", ""},
+                                                                  {"--bind", "bind"},
+                                                                  {"--rtmp-port", "rtmp_port"},
+                                                                  {"--http-port", "http_port"},
+                                                                  {"--log-level", "log_level"}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      cl.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      cl.version = true;
+      continue;
+    }
+    std::string value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos && arg.rfind("--", 0) == 0) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (!value_flags.contains(arg)) return Error{"unknown option " + arg + " (see --help)"};
+    if (!has_value) {
+      if (i + 1 >= argc) return Error{"option " + arg + " needs a value"};
+      value = argv[++i];
+    }
+    if (arg == "--config") {
+      config_path = value;
+    } else {
+      flags.push_back({arg, value});
+    }
+  }
+  if (cl.help || cl.version) return cl;
+
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in) return Error{"config: cannot read " + config_path};
+    std::stringstream text;
+    text << in.rdbuf();
+    if (Status s = apply_config_json(text.str(), cl.config); !s) return Error{s.error() + " in " + config_path};
+  }
+
+  Setters setters = make_setters(cl.config);
+  for (const Flag& f : flags) {
+    const std::string& key = value_flags.at(f.name);
+    json v;
+    if (key == "bind" || key == "log_level") {
+      v = f.value;
+    } else {
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(f.value.data(), f.value.data() + f.value.size(), n);
+      if (ec != std::errc{} || end != f.value.data() + f.value.size()) {
+        return Error{"option " + f.name + " needs a number, got \"" + f.value + "\""};
+      }
+      v = n;
+    }
+    if (Status s = setters.at(key)(v); !s) return Error{"option " + f.name + ": " + s.error()};
+  }
+  return cl;
+}
+
+}  // namespace livegate

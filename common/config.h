@@ -1,0 +1,57 @@
+// Configuration: built-in defaults, overridden by a JSON file, overridden by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/result.h"
+
+namespace livegate {
+
+// Limits and settings of the RTMP side. Every limit closes the offending connection, never more.
+struct RtmpConfig {
+  uint32_t max_connections = 1000;        // concurrent RTMP connections; more are closed at accept
+  uint32_t handshake_timeout_ms = 5000;   // from accept to a completed handshake
+  uint32_t publish_timeout_ms = 10000;    // from the handshake to a publish command
+  uint32_t idle_timeout_ms = 10000;       // a publisher that sends no media for this long is closed
+  uint32_t max_message_size = 2 << 20;    // audio/video message bytes
+  uint32_t max_command_size = 64 << 10;   // command/data message bytes (AMF)
+  uint32_t max_chunk_size = 65536;        // largest Set Chunk Size accepted from a peer
+  uint32_t max_chunk_streams = 64;        // chunk stream ids with state per connection
+  uint32_t amf_max_depth = 16;            // AMF0 object nesting
+  uint32_t max_streams = 256;             // streams published at once
+  uint32_t out_chunk_size = 4096;         // the chunk size we announce and send with
+  uint32_t window_ack_size = 2500000;     // the acknowledgement window we ask of the peer
+  std::vector<std::string> apps{"live"};  // application names accepted in connect
+};
+
+struct HttpConfig {
+  uint32_t threads = 64;  // worker threads; a keep-alive player holds one
+};
+
+struct Config {
+  std::string bind = "0.0.0.0";
+  uint16_t rtmp_port = 1935;
+  uint16_t http_port = 8080;
+  LogLevel log_level = LogLevel::info;
+  RtmpConfig rtmp;
+  HttpConfig http;
+};
+
+// Applies a JSON document's keys to `config`; an unknown key or a bad value is an error naming it.
+Status apply_config_json(const std::string& json_text, Config& config);
+
+struct CommandLine {
+  Config config;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses argv: loads --config first, then applies the other flags over it.
+Result<CommandLine> parse_command_line(int argc, const char* const* argv);
+
+const char* usage_text() noexcept;
+
+}  // namespace livegate

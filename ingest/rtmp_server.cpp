@@ -1,0 +1,245 @@
+// libuv plumbing for RTMP: sockets in, Session bytes out; the protocol lives in Session.
+#include "ingest/rtmp_server.h"
+
+#include <cstring>
+
+#include "common/log.h"
+#include "ingest/session.h"
+
+namespace livegate {
+namespace {
+
+constexpr uint64_t kSweepIntervalMs = 250;
+// A publisher reads almost nothing from us; this much unsent means it stopped reading.
+constexpr size_t kMaxPendingWrite = 1 << 20;
+
+std::string peer_name(const uv_tcp_t* tcp) {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    uv_ip4_name(a, ip, sizeof ip);
+    port = ntohs(a->sin_port);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+  uv_ip6_name(a, ip, sizeof ip);
+  port = ntohs(a->sin6_port);
+  return "[" + std::string(ip) + "]:" + std::to_string(port);
+}
+
+struct WriteRequest {
+  uv_write_t req{};
+  std::vector<uint8_t> data;
+};
+
+}  // namespace
+
+class RtmpServer::Connection {
+ public:
+  Connection(RtmpServer& server, uint64_t id, UvHandle<uv_tcp_t> tcp)
+      : server_(server),
+        id_(id),
+        tcp_(std::move(tcp)),
+        session_(server.config_, server.registry_, peer_name(tcp_.get()), id),
+        accepted_ms_(uv_now(server.loop_)) {
+    tcp_.handle()->data = this;
+    uv_tcp_nodelay(tcp_.get(), 1);
+  }
+
+  int start() {
+    return uv_read_start(
+        tcp_.stream(),
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* self = owner_of<Connection>(h);
+          *buf = self ? uv_buf_init(self->server_.read_buf_.data(), self->server_.read_buf_.size())
+                      : uv_buf_init(nullptr, 0);
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+          if (auto* self = owner_of<Connection>(s)) self->on_read(n, buf);
+        });
+  }
+
+  const Session& session() const noexcept { return session_; }
+
+  // Returns the reason this connection should be closed now, or an empty string.
+  std::string check_timeouts(uint64_t now) {
+    const RtmpConfig& c = server_.config_;
+    switch (session_.state()) {
+      case Session::State::handshake:
+        if (now - accepted_ms_ > c.handshake_timeout_ms) return "limit handshake_timeout_ms reached";
+        break;
+      case Session::State::connecting:
+      case Session::State::connected:
+        if (now - accepted_ms_ > c.handshake_timeout_ms + c.publish_timeout_ms) {
+          return "limit publish_timeout_ms reached without a publish";
+        }
+        break;
+      case Session::State::publishing:
+        if (session_.media_messages() != last_media_count_) {
+          last_media_count_ = session_.media_messages();
+          last_media_ms_ = now;
+        } else if (last_media_ms_ == 0) {
+          last_media_ms_ = now;
+        } else if (now - last_media_ms_ > c.idle_timeout_ms) {
+          return "limit idle_timeout_ms reached: no media";
+        }
+        break;
+    }
+    return {};
+  }
+
+  void close(const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    const bool was_publishing = session_.state() == Session::State::publishing;
+    if (was_publishing || session_.state() == Session::State::connected) {
+      log_info(session_.subject(), "closed: " + reason);
+    } else {
+      log_debug(session_.subject(), "closed: " + reason);
+    }
+    server_.destroy(id_);  // destroys *this
+  }
+
+ private:
+  void on_read(ssize_t n, const uv_buf_t* buf) {
+    if (n == 0) return;
+    if (n < 0) {
+      close(n == UV_EOF ? "peer closed the connection" : std::string("read error: ") + uv_strerror(n));
+      return;
+    }
+    Status s = session_.feed(Bytes(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(n)));
+    const bool closing = session_.closing();
+    if (!flush()) return;
+    if (!s) {
+      log_warn(session_.subject(), s.error());
+      close("protocol error");
+    } else if (closing) {
+      close("refused");
+    }
+  }
+
+  // Returns false when the connection was closed (and *this destroyed).
+  bool flush() {
+    std::vector<uint8_t>& out = session_.output();
+    if (out.empty()) return true;
+    size_t sent = 0;
+    if (pending_ == 0) {  // only when nothing is queued, or bytes would leave out of order
+      uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(out.data()), out.size());
+      const int rc = uv_try_write(tcp_.stream(), &b, 1);
+      if (rc > 0) sent = static_cast<size_t>(rc);
+    }
+    if (sent < out.size()) {
+      auto req = std::make_unique<WriteRequest>();
+      req->data.assign(out.begin() + static_cast<ptrdiff_t>(sent), out.end());
+      pending_ += req->data.size();
+      if (pending_ > kMaxPendingWrite) {
+        close("peer does not read");
+        return false;
+      }
+      uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->data.data()), req->data.size());
+      const int rc = uv_write(&req->req, tcp_.stream(), &b, 1, [](uv_write_t* r, int status) {
+        std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(r));
+        auto* self = owner_of<Connection>(r->handle);
+        if (!self) return;  // connection already gone; libuv cancels its writes
+        self->pending_ -= owned->data.size();
+        if (status < 0) self->close(std::string("write error: ") + uv_strerror(status));
+      });
+      if (rc == 0) {
+        req.release();  // owned by libuv until the callback
+      } else {
+        pending_ -= req->data.size();
+      }
+    }
+    out.clear();
+    return true;
+  }
+
+  RtmpServer& server_;
+  uint64_t id_;
+  UvHandle<uv_tcp_t> tcp_;
+  Session session_;
+  uint64_t accepted_ms_;
+  uint64_t last_media_count_ = 0;
+  uint64_t last_media_ms_ = 0;
+  size_t pending_ = 0;
+  bool closed_ = false;
+};
+
+RtmpServer::RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry)
+    : loop_(loop), config_(config), registry_(registry) {}
+
+RtmpServer::~RtmpServer() { stop(); }
+
+Status RtmpServer::listen(const std::string& address, uint16_t port) {
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    return Error{"rtmp: bad bind address " + address};
+  }
+  if (int rc = listener_.init(uv_tcp_init, loop_, this); rc != 0) return Error{uv_strerror(rc)};
+  if (int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0); rc != 0) {
+    return Error{"rtmp: cannot bind " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
+  }
+  const int rc = uv_listen(listener_.stream(), 511, [](uv_stream_t* s, int status) {
+    if (auto* self = owner_of<RtmpServer>(s)) self->on_connection(status);
+  });
+  if (rc != 0) return Error{"rtmp: cannot listen on " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
+  sockaddr_storage bound{};
+  int len = sizeof bound;
+  uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);  // same offset for IPv6
+
+  if (int t = sweep_timer_.init(uv_timer_init, loop_, this); t != 0) return Error{uv_strerror(t)};
+  uv_timer_start(
+      sweep_timer_.get(),
+      [](uv_timer_t* t) {
+        if (auto* self = owner_of<RtmpServer>(t)) self->sweep();
+      },
+      kSweepIntervalMs, kSweepIntervalMs);
+  return {};
+}
+
+void RtmpServer::on_connection(int status) {
+  if (status < 0) {
+    log_warn("rtmp", std::string("accept failed: ") + uv_strerror(status));
+    return;
+  }
+  UvHandle<uv_tcp_t> tcp;
+  if (tcp.init(uv_tcp_init, loop_, nullptr) != 0) return;
+  if (uv_accept(listener_.stream(), tcp.stream()) != 0) return;
+  if (conns_.size() >= config_.max_connections) {
+    log_warn("rtmp", "refused " + peer_name(tcp.get()) + ": limit max_connections (" +
+                         std::to_string(config_.max_connections) + ") reached");
+    return;  // tcp's destructor closes the socket
+  }
+  const uint64_t id = next_id_++;
+  auto conn = std::make_unique<Connection>(*this, id, std::move(tcp));
+  if (conn->start() != 0) return;
+  log_debug(conn->session().subject(), "accepted");
+  conns_.emplace(id, std::move(conn));
+}
+
+void RtmpServer::sweep() {
+  const uint64_t now = uv_now(loop_);
+  std::vector<std::pair<uint64_t, std::string>> expired;
+  for (auto& [id, conn] : conns_) {
+    if (std::string why = conn->check_timeouts(now); !why.empty()) expired.emplace_back(id, std::move(why));
+  }
+  for (auto& [id, why] : expired) {
+    if (auto it = conns_.find(id); it != conns_.end()) it->second->close(why);
+  }
+}
+
+void RtmpServer::destroy(uint64_t id) { conns_.erase(id); }
+
+void RtmpServer::stop() {
+  listener_.close();
+  sweep_timer_.close();
+  while (!conns_.empty()) conns_.begin()->second->close("server shutting down");
+}
+
+}  // namespace livegate

@@ -1,0 +1,51 @@
+// The RTMP listener on a libuv loop: accepts connections, feeds their bytes to a Session each,
+// writes the replies, and enforces the connection limits and timeouts.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/result.h"
+#include "common/uv_handle.h"
+#include "ingest/stream_registry.h"
+
+namespace livegate {
+
+class RtmpServer {
+ public:
+  RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry);
+  ~RtmpServer();
+  RtmpServer(const RtmpServer&) = delete;
+  RtmpServer& operator=(const RtmpServer&) = delete;
+
+  Status listen(const std::string& address, uint16_t port);
+  // Stops accepting and closes every connection, which ends their publications.
+  void stop();
+  size_t connections() const noexcept { return conns_.size(); }
+  uint16_t port() const noexcept { return port_; }
+
+ private:
+  class Connection;
+
+  void on_connection(int status);
+  void sweep();  // the periodic timeout check
+  void destroy(uint64_t id);
+
+  uv_loop_t* loop_;
+  const RtmpConfig& config_;
+  StreamRegistry& registry_;
+  UvHandle<uv_tcp_t> listener_;
+  UvHandle<uv_timer_t> sweep_timer_;
+  std::map<uint64_t, std::unique_ptr<Connection>> conns_;
+  uint64_t next_id_ = 1;
+  uint16_t port_ = 0;
+  // One read buffer for every connection: a read is consumed before the callback returns.
+  std::array<char, 64 * 1024> read_buf_{};
+};
+
+}  // namespace livegate

@@ -1,0 +1,133 @@
+// Composition root: configuration, the loop, the RTMP and HTTP servers, signals, and clean shutdown.
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/uv_handle.h"
+#include "http/http_server.h"
+#include "ingest/rtmp_server.h"
+#include "ingest/stream_registry.h"
+#include "segmenter/stream_monitor.h"
+#include "segmenter/stream_store.h"
+
+#ifndef LIVEGATE_VERSION
+#define LIVEGATE_VERSION "dev"
+#endif
+
+namespace livegate {
+namespace {
+
+constexpr std::chrono::seconds kEndedStreamRetention{60};
+constexpr uint64_t kTickMs = 1000;
+
+struct App {
+  explicit App(const Config& c)
+      : config(c),
+        registry(c.rtmp.max_streams),
+        monitor(store, kEndedStreamRetention),
+        rtmp(&loop, c.rtmp, registry),
+        http(c.http, store) {}
+
+  static uv_loop_t* init_loop(uv_loop_t* loop) {
+    uv_loop_init(loop);
+    return loop;
+  }
+
+  uv_loop_t loop_storage{};
+  uv_loop_t& loop = *init_loop(&loop_storage);
+  const Config& config;
+  StreamStore store;
+  StreamRegistry registry;
+  StreamMonitor monitor;
+  RtmpServer rtmp;
+  HttpServer http;
+  UvHandle<uv_signal_t> sigint, sigterm;
+  UvHandle<uv_timer_t> tick;
+  bool stopping = false;
+
+  void shutdown(const char* why) {
+    if (stopping) return;
+    stopping = true;
+    log_info("main", std::string("shutting down: ") + why);
+    rtmp.stop();  // ends every publication
+    monitor.tick(StreamMonitor::Clock::now());
+    sigint.close();
+    sigterm.close();
+    tick.close();
+  }
+};
+
+int run(const Config& config) {
+  set_log_level(config.log_level);
+  App app(config);
+  app.registry.subscribe(&app.monitor);
+
+  if (Status s = app.rtmp.listen(config.bind, config.rtmp_port); !s) {
+    log_error("main", s.error());
+    return 1;
+  }
+  if (Status s = app.http.start(config.bind, config.http_port); !s) {
+    log_error("main", s.error());
+    app.shutdown("start-up failed");
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    return 1;
+  }
+
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    if (auto* a = owner_of<App>(h)) a->shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+  };
+  app.sigint.init(uv_signal_init, &app.loop, &app);
+  app.sigterm.init(uv_signal_init, &app.loop, &app);
+  uv_signal_start(app.sigint.get(), on_signal, SIGINT);
+  uv_signal_start(app.sigterm.get(), on_signal, SIGTERM);
+  app.tick.init(uv_timer_init, &app.loop, &app);
+  uv_timer_start(
+      app.tick.get(),
+      [](uv_timer_t* t) {
+        if (auto* a = owner_of<App>(t)) a->monitor.tick(StreamMonitor::Clock::now());
+      },
+      kTickMs, kTickMs);
+
+  const std::string host = config.bind == "0.0.0.0" || config.bind == "::" ? "127.0.0.1" : config.bind;
+  log_info("main", std::string("livegate ") + LIVEGATE_VERSION + " ready: publish to rtmp://" + host + ":" +
+                       std::to_string(app.rtmp.port()) + "/" + config.rtmp.apps.front() +
+                       "/KEY, watch http://" + host + ":" + std::to_string(app.http.port()) + "/");
+
+  uv_run(&app.loop, UV_RUN_DEFAULT);
+  app.http.stop();
+  // Closing callbacks of handles closed during shutdown run here.
+  uv_run(&app.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&app.loop) != 0) log_warn("main", "loop closed with handles still open");
+  log_info("main", "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace livegate
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    livegate::Result<livegate::CommandLine> cl = livegate::parse_command_line(argc, argv);
+    if (!cl) {
+      std::fprintf(stderr, "livegate: %s\n", cl.error().c_str());
+      return 2;
+    }
+    if (cl->help) {
+      std::fputs(livegate::usage_text(), stdout);
+      return 0;
+    }
+    if (cl->version) {
+      std::printf("livegate %s\n", LIVEGATE_VERSION);
+      return 0;
+    }
+    return livegate::run(cl->config);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "livegate: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,35 @@
+// Pointer swaps under a short lock; readers keep their snapshot alive as long as they need it.
+#include "segmenter/stream_store.h"
+
+namespace livegate {
+
+void StreamStore::put(std::shared_ptr<const StreamSnapshot> snapshot) {
+  const std::string path = snapshot->name.path();
+  std::lock_guard lock(mu_);
+  streams_[path] = std::move(snapshot);
+}
+
+void StreamStore::remove(const std::string& path) {
+  std::shared_ptr<const StreamSnapshot> old;  // freed outside the lock
+  std::lock_guard lock(mu_);
+  if (auto it = streams_.find(path); it != streams_.end()) {
+    old = std::move(it->second);
+    streams_.erase(it);
+  }
+}
+
+std::shared_ptr<const StreamSnapshot> StreamStore::get(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  auto it = streams_.find(path);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const StreamSnapshot>> StreamStore::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<const StreamSnapshot>> out;
+  out.reserve(streams_.size());
+  for (const auto& [path, s] : streams_) out.push_back(s);
+  return out;
+}
+
+}  // namespace livegate

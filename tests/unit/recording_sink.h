@@ -1,0 +1,28 @@
+// A StreamSink that records what it is told, for tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/stream_sink.h"
+
+namespace livegate::testing {
+
+struct RecordingSink final : StreamSink {
+  std::vector<std::string> events;
+  std::vector<AccessUnit> units;
+  void on_publish(const StreamName& n, const PublishInfo&) override { events.push_back("publish " + n.path()); }
+  void on_metadata(const StreamName&, const Metadata& m) override {
+    events.push_back("metadata " + std::to_string(m.size()));
+  }
+  void on_video_config(const StreamName&, const VideoConfig& c) override {
+    events.push_back("video " + std::to_string(c.width) + "x" + std::to_string(c.height));
+  }
+  void on_audio_config(const StreamName&, const AudioConfig& c) override {
+    events.push_back("audio " + std::to_string(c.sample_rate));
+  }
+  void on_access_unit(const StreamName&, const AccessUnit& u) override { units.push_back(u); }
+  void on_unpublish(const StreamName& n) override { events.push_back("unpublish " + n.path()); }
+};
+
+}  // namespace livegate::testing
