@@ -11,6 +11,7 @@
 #include "http/http_server.h"
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_registry.h"
+#include "segmenter/hls_segmenter.h"
 #include "segmenter/stream_monitor.h"
 #include "segmenter/stream_store.h"
 
@@ -21,14 +22,15 @@
 namespace livegate {
 namespace {
 
-constexpr std::chrono::seconds kEndedStreamRetention{60};
 constexpr uint64_t kTickMs = 1000;
 
 struct App {
   explicit App(const Config& c)
       : config(c),
         registry(c.rtmp.max_streams),
-        monitor(store, kEndedStreamRetention),
+        monitor(store, std::chrono::seconds(c.hls.retention_s)),
+        disk(c.hls.dir.empty() ? nullptr : std::make_unique<DiskWriter>(c.hls.dir, c.hls.disk_queue)),
+        hls(c.hls, store, disk.get()),
         rtmp(&loop, c.rtmp, registry),
         http(c.http, store) {}
 
@@ -43,21 +45,28 @@ struct App {
   StreamStore store;
   StreamRegistry registry;
   StreamMonitor monitor;
+  std::unique_ptr<DiskWriter> disk;  // finishes its queued files when destroyed, after `hls`
+  HlsSegmenter hls;
   RtmpServer rtmp;
   HttpServer http;
   UvHandle<uv_signal_t> sigint, sigterm;
-  UvHandle<uv_timer_t> tick;
+  UvHandle<uv_timer_t> ticker;
   bool stopping = false;
+
+  void tick() {
+    monitor.tick(StreamMonitor::Clock::now());
+    hls.tick(HlsSegmenter::Clock::now());
+    store.set_stats({rtmp.connections(), registry.size(), hls.streams(), hls.bytes_held()});
+  }
 
   void shutdown(const char* why) {
     if (stopping) return;
     stopping = true;
     log_info("main", std::string("shutting down: ") + why);
-    rtmp.stop();  // ends every publication
-    monitor.tick(StreamMonitor::Clock::now());
+    rtmp.stop();  // ends every publication: playlists get EXT-X-ENDLIST
     sigint.close();
     sigterm.close();
-    tick.close();
+    ticker.close();
   }
 };
 
@@ -65,6 +74,7 @@ int run(const Config& config) {
   set_log_level(config.log_level);
   App app(config);
   app.registry.subscribe(&app.monitor);
+  app.registry.subscribe(&app.hls);
 
   if (Status s = app.rtmp.listen(config.bind, config.rtmp_port); !s) {
     log_error("main", s.error());
@@ -84,11 +94,11 @@ int run(const Config& config) {
   app.sigterm.init(uv_signal_init, &app.loop, &app);
   uv_signal_start(app.sigint.get(), on_signal, SIGINT);
   uv_signal_start(app.sigterm.get(), on_signal, SIGTERM);
-  app.tick.init(uv_timer_init, &app.loop, &app);
+  app.ticker.init(uv_timer_init, &app.loop, &app);
   uv_timer_start(
-      app.tick.get(),
+      app.ticker.get(),
       [](uv_timer_t* t) {
-        if (auto* a = owner_of<App>(t)) a->monitor.tick(StreamMonitor::Clock::now());
+        if (auto* a = owner_of<App>(t)) a->tick();
       },
       kTickMs, kTickMs);
 

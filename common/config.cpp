@@ -90,6 +90,18 @@ Setters make_setters(Config& c) {
     r.apps = std::move(apps);
     return {};
   };
+  HlsConfig& h = c.hls;
+  s["hls.target_duration_s"] = uint_key("hls.target_duration_s", h.target_duration_s, 1, 60);
+  s["hls.window"] = uint_key("hls.window", h.window, 2, 100);
+  s["hls.grace"] = uint_key("hls.grace", h.grace, 0, 1000);
+  s["hls.retention_s"] = uint_key("hls.retention_s", h.retention_s, 0, 86400);
+  s["hls.max_jump_ms"] = uint_key("hls.max_jump_ms", h.max_jump_ms, 1000, 3600000);
+  s["hls.disk_queue"] = uint_key("hls.disk_queue", h.disk_queue, 16, 1000000);
+  s["hls.dir"] = [&h](const json& v) -> Status {
+    if (!v.is_string()) return Error{"config: hls.dir must be a folder path string"};
+    h.dir = v.get<std::string>();
+    return {};
+  };
   s["http.threads"] = uint_key("http.threads", c.http.threads, 1, 10000);
   return s;
 }

@@ -27,6 +27,17 @@ struct RtmpConfig {
   std::vector<std::string> apps{"live"};  // application names accepted in connect
 };
 
+// HLS output: segment length, playlist window, and how long things stay servable.
+struct HlsConfig {
+  uint32_t target_duration_s = 2;  // cut at the first keyframe once a segment is this long
+  uint32_t window = 6;             // segments listed in a live playlist
+  uint32_t grace = 7;              // segments kept fetchable after leaving it (RFC 8216 6.2.2: window + 1)
+  uint32_t retention_s = 60;       // an ended stream's playlist and segments stay this long
+  uint32_t max_jump_ms = 10000;    // a timestamp step larger than this (or back more than 1 s) is a discontinuity
+  std::string dir;                 // also write playlists and segments under this folder ("" = memory only)
+  uint32_t disk_queue = 1024;      // file jobs waiting for the disk; more are dropped and logged
+};
+
 struct HttpConfig {
   uint32_t threads = 64;  // worker threads; a keep-alive player holds one
 };
@@ -37,6 +48,7 @@ struct Config {
   uint16_t http_port = 8080;
   LogLevel log_level = LogLevel::info;
   RtmpConfig rtmp;
+  HlsConfig hls;
   HttpConfig http;
 };
 

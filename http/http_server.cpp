@@ -18,6 +18,29 @@ void json_reply(httplib::Response& res, int status, const nlohmann::json& body) 
   res.set_content(body.dump(2) + "\n", kJson);
 }
 
+// Prometheus text exposition format 0.0.4.
+std::string render_metrics(const ServerStats& st) {
+  std::string out;
+  auto gauge = [&out](const char* name, const char* help, uint64_t value) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" gauge\n");
+    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+  };
+  gauge("livegate_rtmp_connections", "Open RTMP connections.", st.rtmp_connections);
+  gauge("livegate_streams_live", "Streams being published.", st.streams_live);
+  gauge("livegate_hls_streams", "Streams whose HLS output is held (live or ended, within retention).",
+        st.hls_streams);
+  gauge("livegate_hls_bytes_held", "Bytes of MPEG-TS segments held in memory.", st.hls_bytes_held);
+  return out;
+}
+
+void not_found(httplib::Response& res, const char* what) {
+  res.status = 404;
+  res.set_header("Cache-Control", "max-age=1");
+  res.set_header("Access-Control-Allow-Origin", "*");
+  res.set_content(std::string(what) + "\n", "text/plain");
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store)
@@ -30,6 +53,10 @@ void HttpServer::routes() {
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
     res.set_content("ok\n", "text/plain");
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(render_metrics(store_.stats()), "text/plain; version=0.0.4");
   });
   s.Get("/api/streams", [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::json list = nlohmann::json::array();
@@ -44,6 +71,30 @@ void HttpServer::routes() {
     }
     json_reply(res, 200, stream_json(*snap));
   });
+  // HLS: the playlist text and segment bytes come straight from the stream's snapshot.
+  s.Get(R"(/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/index\.m3u8)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const auto hls = store_.get_hls(req.matches[1].str() + "/" + req.matches[2].str());
+          if (!hls || hls->playlist.empty()) return not_found(res, "no such stream");
+          res.set_header("Cache-Control", "max-age=1");
+          res.set_header("Access-Control-Allow-Origin", "*");
+          res.set_content(hls->playlist, "application/vnd.apple.mpegurl");
+        });
+  s.Get(R"(/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9]+-[0-9]+\.ts))",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const auto hls = store_.get_hls(req.matches[1].str() + "/" + req.matches[2].str());
+          const Segment* seg = hls ? hls->find(req.matches[3].str()) : nullptr;
+          if (!seg) return not_found(res, "no such segment");
+          // A segment URI is never reused, so caches may keep it as long as they like.
+          res.set_header("Cache-Control", "public, max-age=31536000, immutable");
+          res.set_header("Access-Control-Allow-Origin", "*");
+          std::shared_ptr<const std::vector<uint8_t>> bytes = seg->bytes;  // kept alive by the provider
+          res.set_content_provider(bytes->size(), "video/mp2t",
+                                   [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
+                                     sink.write(reinterpret_cast<const char*>(bytes->data()) + offset, length);
+                                     return true;
+                                   });
+        });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     res.status = 500;
     res.set_content("internal error\n", "text/plain");

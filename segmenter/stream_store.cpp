@@ -6,7 +6,7 @@ namespace livegate {
 void StreamStore::put(std::shared_ptr<const StreamSnapshot> snapshot) {
   const std::string path = snapshot->name.path();
   std::lock_guard lock(mu_);
-  streams_[path] = std::move(snapshot);
+  streams_[path].swap(snapshot);
 }
 
 void StreamStore::remove(const std::string& path) {
@@ -16,6 +16,26 @@ void StreamStore::remove(const std::string& path) {
     old = std::move(it->second);
     streams_.erase(it);
   }
+}
+
+void StreamStore::put_hls(const std::string& path, std::shared_ptr<const HlsSnapshot> hls) {
+  std::lock_guard lock(mu_);
+  hls_[path].swap(hls);  // the old snapshot, now in `hls`, is freed after the lock is released
+}
+
+void StreamStore::remove_hls(const std::string& path) {
+  std::shared_ptr<const HlsSnapshot> old;
+  std::lock_guard lock(mu_);
+  if (auto it = hls_.find(path); it != hls_.end()) {
+    old = std::move(it->second);
+    hls_.erase(it);
+  }
+}
+
+std::shared_ptr<const HlsSnapshot> StreamStore::get_hls(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  auto it = hls_.find(path);
+  return it == hls_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<const StreamSnapshot> StreamStore::get(const std::string& path) const {
@@ -30,6 +50,16 @@ std::vector<std::shared_ptr<const StreamSnapshot>> StreamStore::list() const {
   out.reserve(streams_.size());
   for (const auto& [path, s] : streams_) out.push_back(s);
   return out;
+}
+
+void StreamStore::set_stats(const ServerStats& stats) {
+  std::lock_guard lock(mu_);
+  stats_ = stats;
+}
+
+ServerStats StreamStore::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 }  // namespace livegate

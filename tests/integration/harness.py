@@ -114,6 +114,14 @@ def test_media(seconds=10, width=1280, height=720, fps=30, gop_s=2):
     return path
 
 
+def make_media(name, *ffmpeg_args):
+    """Any other generated test file, e.g. audio-only: make_media("mp3.flv", "-f", "lavfi", ...)."""
+    path = os.path.join(WORK, name)
+    if not os.path.exists(path):
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *ffmpeg_args, path], check=True, timeout=300)
+    return path
+
+
 def ffmpeg_publish(media, url, realtime=True, loop=False):
     args = ["ffmpeg", "-nostdin", "-loglevel", "error"]
     if realtime:

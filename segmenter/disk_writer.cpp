@@ -1,0 +1,107 @@
+// The disk worker: one thread, one bounded queue, write-then-rename.
+#include "segmenter/disk_writer.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/log.h"
+
+namespace livegate {
+
+DiskWriter::DiskWriter(std::filesystem::path root, size_t max_queued)
+    : root_(std::move(root)), max_queued_(max_queued), thread_([this] { run(); }) {}
+
+DiskWriter::~DiskWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void DiskWriter::write(std::string relative, std::shared_ptr<const std::vector<uint8_t>> bytes) {
+  push({Op::write, std::move(relative), std::move(bytes)});
+}
+
+void DiskWriter::write(std::string relative, std::string text) {
+  push({Op::write, std::move(relative), std::make_shared<const std::vector<uint8_t>>(text.begin(), text.end())});
+}
+
+void DiskWriter::remove(std::string relative) { push({Op::remove, std::move(relative), nullptr}); }
+
+void DiskWriter::remove_dir(std::string relative) { push({Op::remove_dir, std::move(relative), nullptr}); }
+
+void DiskWriter::push(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (jobs_.size() >= max_queued_) {
+      if (dropped_++ % 100 == 0) log_warn("disk", "queue full: dropping writes (the disk is too slow)");
+      return;
+    }
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void DiskWriter::drain() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+}
+
+uint64_t DiskWriter::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+uint64_t DiskWriter::failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+void DiskWriter::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping, and every job is done
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    perform(job);
+    lock.lock();
+    busy_ = false;
+    if (jobs_.empty()) idle_.notify_all();
+  }
+}
+
+void DiskWriter::perform(const Job& job) {
+  const std::filesystem::path path = root_ / job.relative;
+  std::error_code ec;
+  switch (job.op) {
+    case Op::write: {
+      std::filesystem::create_directories(path.parent_path(), ec);
+      // Readers (nginx, a CDN pulling files) never see a half-written file: write aside, then rename.
+      const std::filesystem::path tmp = path.string() + ".tmp";
+      {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(job.bytes->data()), static_cast<std::streamsize>(job.bytes->size()));
+        if (!out) ec = std::make_error_code(std::errc::io_error);
+      }
+      if (!ec) std::filesystem::rename(tmp, path, ec);
+      if (ec) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+      }
+      break;
+    }
+    case Op::remove: std::filesystem::remove(path, ec); break;
+    case Op::remove_dir: std::filesystem::remove(path, ec); break;
+  }
+  if (ec) {
+    std::lock_guard lock(mu_);
+    if (failed_++ % 100 == 0) log_warn("disk", path.string() + ": " + ec.message());
+  }
+}
+
+}  // namespace livegate

@@ -1,0 +1,120 @@
+// Stream events to HlsStreams, and their snapshots to the store.
+#include "segmenter/hls_segmenter.h"
+
+#include <cstdio>
+#include <random>
+
+namespace livegate {
+namespace {
+
+int64_t unix_ms_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string random_tag() {
+  std::random_device rd;
+  const uint64_t v = (uint64_t{rd()} << 32 | rd()) ^ static_cast<uint64_t>(unix_ms_now());
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<uint32_t>(v ^ (v >> 32)));
+  return buf;
+}
+
+}  // namespace
+
+HlsSegmenter::HlsSegmenter(const HlsConfig& config, StreamStore& store, DiskWriter* disk)
+    : config_(config), store_(store), disk_(disk), instance_tag_(random_tag()) {}
+
+HlsSegmenter::Entry* HlsSegmenter::find(const StreamName& name) {
+  auto it = streams_.find(name.path());
+  return it == streams_.end() ? nullptr : &it->second;
+}
+
+void HlsSegmenter::sync(const std::string& path, Entry& e) {
+  if (e.hls->version() == e.published_version) return;
+  e.published_version = e.hls->version();
+  std::shared_ptr<const HlsSnapshot> now = e.hls->snapshot();
+  mirror(path, e.published.get(), now.get());
+  e.published = now;
+  store_.put_hls(path, std::move(now));
+}
+
+// Brings the on-disk copy from `before` to `after`: new segments first, then the playlist that lists
+// them, then files that left the grace window. `after` == nullptr removes the stream's folder.
+void HlsSegmenter::mirror(const std::string& path, const HlsSnapshot* before, const HlsSnapshot* after) {
+  if (!disk_) return;
+  auto has = [](const HlsSnapshot* s, const std::string& uri) { return s && s->find(uri) != nullptr; };
+  if (after) {
+    for (const Segment& seg : after->segments) {
+      if (!has(before, seg.uri)) disk_->write(path + "/" + seg.uri, seg.bytes);
+    }
+    if (!after->playlist.empty() && (!before || before->playlist != after->playlist)) {
+      disk_->write(path + "/index.m3u8", after->playlist);
+    }
+  }
+  if (before) {
+    for (const Segment& seg : before->segments) {
+      if (!has(after, seg.uri)) disk_->remove(path + "/" + seg.uri);
+    }
+  }
+  if (!after) {
+    disk_->remove(path + "/index.m3u8");
+    disk_->remove_dir(path);
+  }
+}
+
+void HlsSegmenter::on_publish(const StreamName& name, const PublishInfo&) {
+  const std::string path = name.path();
+  Entry& e = streams_[path];
+  if (!e.hls) {
+    // URIs: "<instance>x<playlist number>-<seq>.ts", unique across republish (seq grows) and restarts.
+    const std::string tag = instance_tag_ + "x" + std::to_string(++playlists_made_);
+    e.hls = std::make_unique<HlsStream>(config_, path, tag, unix_ms_now);
+  }
+  e.hls->start();
+  sync(path, e);
+}
+
+void HlsSegmenter::on_video_config(const StreamName& name, const VideoConfig& config) {
+  if (Entry* e = find(name)) e->hls->video_config(config);
+}
+
+void HlsSegmenter::on_audio_config(const StreamName& name, const AudioConfig& config) {
+  if (Entry* e = find(name)) e->hls->audio_config(config);
+}
+
+void HlsSegmenter::on_access_unit(const StreamName& name, const AccessUnit& unit) {
+  if (Entry* e = find(name)) {
+    e->hls->access_unit(unit);
+    sync(name.path(), *e);
+  }
+}
+
+void HlsSegmenter::on_unpublish(const StreamName& name) {
+  if (Entry* e = find(name)) {
+    e->hls->end();
+    e->ended_at = Clock::now();
+    sync(name.path(), *e);
+  }
+}
+
+void HlsSegmenter::tick(Clock::time_point now) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    Entry& e = it->second;
+    if (e.hls->ended() && now - e.ended_at >= std::chrono::seconds(config_.retention_s)) {
+      store_.remove_hls(it->first);
+      mirror(it->first, e.published.get(), nullptr);
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t HlsSegmenter::bytes_held() const noexcept {
+  size_t n = 0;
+  for (const auto& [path, e] : streams_) n += e.hls->bytes_held();
+  return n;
+}
+
+}  // namespace livegate

@@ -1,0 +1,57 @@
+// The HLS side of every stream: receives stream events, runs one HlsStream per app/key, and
+// publishes their playlists and segments to the StreamStore. Runs on the loop thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "common/stream_sink.h"
+#include "segmenter/disk_writer.h"
+#include "segmenter/hls_stream.h"
+#include "segmenter/stream_store.h"
+
+namespace livegate {
+
+class HlsSegmenter final : public StreamSink {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `disk` (optional) receives a copy of every playlist and segment, and their removals.
+  HlsSegmenter(const HlsConfig& config, StreamStore& store, DiskWriter* disk = nullptr);
+
+  void on_publish(const StreamName& name, const PublishInfo& info) override;
+  void on_metadata(const StreamName&, const Metadata&) override {}
+  void on_video_config(const StreamName& name, const VideoConfig& config) override;
+  void on_audio_config(const StreamName& name, const AudioConfig& config) override;
+  void on_access_unit(const StreamName& name, const AccessUnit& unit) override;
+  void on_unpublish(const StreamName& name) override;
+
+  // Frees ended streams past their retention; call about once a second.
+  void tick(Clock::time_point now);
+
+  size_t streams() const noexcept { return streams_.size(); }
+  size_t bytes_held() const noexcept;
+
+ private:
+  struct Entry {
+    std::unique_ptr<HlsStream> hls;
+    uint64_t published_version = 0;
+    std::shared_ptr<const HlsSnapshot> published;
+    Clock::time_point ended_at{};
+  };
+  Entry* find(const StreamName& name);
+  void sync(const std::string& path, Entry& e);
+  void mirror(const std::string& path, const HlsSnapshot* before, const HlsSnapshot* after);
+
+  const HlsConfig& config_;
+  StreamStore& store_;
+  DiskWriter* disk_;
+  std::map<std::string, Entry> streams_;
+  std::string instance_tag_;  // differs between runs, so segment URIs never repeat across restarts
+  uint64_t playlists_made_ = 0;
+};
+
+}  // namespace livegate

@@ -1,0 +1,88 @@
+// Renders an HLS media playlist (RFC 8216) from a list of segments; pure text, no I/O.
+#include "segmenter/playlist.h"
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace livegate {
+
+namespace {
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;  // 24 chars hold any uint64_t
+  out.append(buf, end);
+}
+
+// "<seconds>.<3 digits>" from integer milliseconds: no floating-point formatting, so neither the
+// locale's decimal separator nor printf's binary-rounding of values like 0.0335 can leak in.
+void append_ms_as_seconds(std::string& out, int64_t ms) {
+  append_uint(out, static_cast<uint64_t>(ms / 1000));
+  const auto frac = static_cast<int>(ms % 1000);  // ms >= 0, see extinf_ms
+  out += '.';
+  out += static_cast<char>('0' + frac / 100);
+  out += static_cast<char>('0' + frac / 10 % 10);
+  out += static_cast<char>('0' + frac % 10);
+}
+
+}  // namespace
+
+int64_t extinf_ms(double seconds) {
+  if (!(seconds > 0)) return 0;  // also catches NaN, which llround would turn into garbage
+  constexpr double kMaxSeconds = std::numeric_limits<uint32_t>::max();
+  if (seconds > kMaxSeconds) seconds = kMaxSeconds;
+  return std::llround(seconds * 1000.0);
+}
+
+uint32_t rounded_duration(double seconds) { return static_cast<uint32_t>((extinf_ms(seconds) + 500) / 1000); }
+
+std::string format_pdt(int64_t unix_ms) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> t{milliseconds{unix_ms}};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+std::string render_playlist(const PlaylistParams& p) {
+  std::string out;
+  out.reserve(128 + p.segments.size() * 96);
+  // Version 3 is the lowest that allows decimal EXTINF durations (RFC 8216 7).
+  out += "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:";
+  append_uint(out, p.target_duration_s);
+  out += "\n#EXT-X-MEDIA-SEQUENCE:";
+  append_uint(out, p.media_sequence);
+  // Always written, even 0: the tag is optional while it is 0 (RFC 8216 4.3.3.3), but stating it
+  // keeps every playlist self-describing and the golden texts one shape.
+  out += "\n#EXT-X-DISCONTINUITY-SEQUENCE:";
+  append_uint(out, p.discontinuity_sequence);
+  out += '\n';
+  for (const Segment& s : p.segments) {
+    // Also on the first listed segment: it still marks a timestamp break against what a player
+    // fetched from the previous playlist.
+    if (s.discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+    // On every segment, not just the first, so players resync wall-clock after each discontinuity
+    // (RFC 8216 4.3.2.6) and DVR-style UIs never extrapolate across a gap.
+    out += "#EXT-X-PROGRAM-DATE-TIME:";
+    out += format_pdt(s.pdt_unix_ms);
+    out += "\n#EXTINF:";
+    append_ms_as_seconds(out, extinf_ms(s.duration_s));
+    out += ",\n";
+    out += s.uri;
+    out += '\n';
+  }
+  if (p.ended) out += "#EXT-X-ENDLIST\n";
+  return out;
+}
+
+}  // namespace livegate

@@ -1,0 +1,215 @@
+"""HLS output of a real livegate fed by real publishers: playlist rules at every poll, segments that
+ffprobe and ffmpeg read without errors, audio-only, video-only, a killed publisher, and republish."""
+import os
+import signal
+import time
+import unittest
+import urllib.request
+
+import harness
+import hls_check
+
+
+class HlsOutput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.lg = harness.Livegate(config={"hls": {"retention_s": 120}})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lg.stop() == 0
+
+    def playlist(self, key):
+        status, body = self.lg.get(f"/live/{key}/index.m3u8")
+        return body.decode() if status == 200 else None
+
+    def fetch_segment(self, key, uri, keep):
+        status, body = self.lg.get(f"/live/{key}/{uri}")
+        self.assertEqual(status, 200, f"{uri} must be fetchable while listed")
+        path = os.path.join(harness.WORK, f"{key}-{uri}")
+        with open(path, "wb") as f:
+            f.write(body)
+        keep[uri] = path
+
+    def follow(self, key, proc, timeout=120):
+        """Polls the playlist every 0.5 s while the publisher runs, checking the rules each time and
+        downloading every segment as it appears. Returns (final playlist, {uri: file})."""
+        rules = hls_check.PlaylistRules()
+        files = {}
+        deadline = time.time() + timeout
+        final = None
+        while time.time() < deadline:
+            text = self.playlist(key)
+            if text:
+                p = rules.check(text)
+                for s in p.segments:
+                    if s["uri"] not in files:
+                        self.fetch_segment(key, s["uri"], files)
+                if p.ended:
+                    final = p
+                    break
+            time.sleep(0.5)
+        proc.communicate(timeout=30)
+        self.assertIsNotNone(final, "the playlist must end with EXT-X-ENDLIST when the publisher stops\n" +
+                             self.lg.log_text())
+        self.assertGreater(rules.polls, 1)
+        return final, files
+
+    def test_h264_aac_segments_and_playlist(self):
+        seconds, fps = 20, 30
+        media = harness.test_media(seconds, 1280, 720, fps, gop_s=2)
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url("main"), realtime=True)
+        final, files = self.follow("main", proc)
+        self.assertEqual(final.target, 2)
+        uris = sorted(files, key=lambda u: int(u.rsplit("-", 1)[1][:-3]))
+        self.assertEqual(len(uris), 10, "20 s at a 2 s GOP is 10 segments")
+        total = 0.0
+        joined = b""
+        video_packets = 0
+        for uri in uris:
+            probe = hls_check.check_segment(files[uri])
+            video_packets += sum(1 for p in probe["packets"] if p["codec_type"] == "video")
+            with open(files[uri], "rb") as f:
+                joined += f.read()
+        for s in final.segments:
+            total += s["duration"]
+        listed = {s["uri"]: s["duration"] for s in final.segments}
+        self.assertTrue(all(abs(d - 2.0) < 0.001 for d in listed.values()), listed)
+        self.assertAlmostEqual(2.0 * len(uris), seconds, delta=1 / fps)
+        self.assertEqual(video_packets, seconds * fps, "every frame is in exactly one segment")
+        self.assertEqual(hls_check.continuity_errors(joined), [])
+        joined_path = os.path.join(harness.WORK, "main-joined.ts")
+        with open(joined_path, "wb") as f:
+            f.write(joined)
+        self.assertEqual(hls_check.decode_errors(joined_path), "")
+        self.assertEqual(hls_check.decode_errors(f"http://127.0.0.1:{self.lg.http_port}/live/main/index.m3u8"), "")
+        # Timestamps continue across segment boundaries: DTS strictly increasing per stream.
+        _, probe, _ = hls_check.ffprobe_json(joined_path, "-show_packets")
+        for kind in ("video", "audio"):
+            dts = [int(p["dts"]) for p in probe["packets"] if p["codec_type"] == kind]
+            self.assertTrue(all(b > a for a, b in zip(dts, dts[1:])), f"{kind} DTS not increasing")
+            if kind == "video":
+                # RTMP carries milliseconds, so 30 fps arrives as steps of 33 or 34 ms.
+                steps = {b - a for a, b in zip(dts, dts[1:])}
+                self.assertTrue(steps <= {2970, 3060}, f"gaps between video frames: {steps}")
+
+    def test_headers(self):
+        media = harness.test_media(4, 640, 360, 30, gop_s=1)
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url("headers"), realtime=False)
+        proc.communicate(timeout=60)
+        self.lg.wait_for(lambda: self.playlist("headers") and "#EXT-X-ENDLIST" in self.playlist("headers"), 10, "end")
+        url = f"http://127.0.0.1:{self.lg.http_port}/live/headers/index.m3u8"
+        with urllib.request.urlopen(url) as r:
+            self.assertEqual(r.headers["Content-Type"], hls_check.PLAYLIST_TYPE)
+            self.assertIn("max-age=1", r.headers["Cache-Control"])
+            self.assertEqual(r.headers["Access-Control-Allow-Origin"], "*")
+            uri = hls_check.Playlist(r.read().decode()).segments[0]["uri"]
+        with urllib.request.urlopen(url.replace("index.m3u8", uri)) as r:
+            self.assertEqual(r.headers["Content-Type"], "video/mp2t")
+            self.assertIn("immutable", r.headers["Cache-Control"])
+        self.assertEqual(self.lg.get("/live/headers/nosuch-1.ts")[0], 404)
+        self.assertEqual(self.lg.get("/live/nosuchstream/index.m3u8")[0], 404)
+
+    def check_single_track(self, key, media, video, audio, codec):
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url(key), realtime=False)
+        proc.communicate(timeout=60)
+        self.lg.wait_for(lambda: (self.playlist(key) or "").endswith("#EXT-X-ENDLIST\n"), 10, f"{key} to end")
+        p = hls_check.PlaylistRules().check(self.playlist(key))
+        self.assertGreaterEqual(len(p.segments), 2)
+        files = {}
+        for s in p.segments:
+            self.fetch_segment(key, s["uri"], files)
+            probe = hls_check.check_segment(files[s["uri"]], expect_video=video, expect_audio=audio)
+            self.assertEqual(probe["streams"][0]["codec_name"], codec)
+        for s in p.segments[:-1]:
+            self.assertAlmostEqual(s["duration"], 2.0, delta=0.1)
+
+    def test_audio_only_aac(self):
+        media = harness.make_media("aac-only.flv", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                                   "-t", "7", "-c:a", "aac", "-ac", "2", "-f", "flv")
+        self.check_single_track("aaconly", media, False, True, "aac")
+
+    def test_audio_only_mp3(self):
+        media = harness.make_media("mp3-only.flv", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                                   "-t", "7", "-c:a", "libmp3lame", "-ac", "2", "-f", "flv")
+        self.check_single_track("mp3only", media, False, True, "mp3")
+
+    def test_video_only(self):
+        media = harness.make_media("video-only.flv", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                                   "-t", "7", "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-bf", "2",
+                                   "-f", "flv")
+        self.check_single_track("videoonly", media, True, False, "h264")
+
+    def test_publisher_killed_mid_segment(self):
+        media = harness.test_media(20, 1280, 720, 30, gop_s=2)
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url("killed"), realtime=True)
+        self.lg.wait_for(lambda: (self.playlist("killed") or "").count("#EXTINF") >= 2, 20, "two segments")
+        time.sleep(0.9)  # mid-segment
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        self.lg.wait_for(lambda: (self.playlist("killed") or "").endswith("#EXT-X-ENDLIST\n"), 10,
+                         "the playlist to end after SIGKILL")
+        p = hls_check.PlaylistRules().check(self.playlist("killed"))
+        files = {}
+        for s in p.segments:
+            self.fetch_segment("killed", s["uri"], files)
+            hls_check.check_segment(files[s["uri"]])
+        self.assertLess(p.segments[-1]["duration"], 2.0, "the last segment is the partial one")
+
+    def test_republish_continues_the_playlist(self):
+        media = harness.test_media(6, 640, 360, 30, gop_s=2)
+        first = harness.ffmpeg_publish(media, self.lg.rtmp_url("again"), realtime=False)
+        first.communicate(timeout=60)
+        self.lg.wait_for(lambda: (self.playlist("again") or "").endswith("#EXT-X-ENDLIST\n"), 10, "first end")
+        rules = hls_check.PlaylistRules()
+        before = rules.check(self.playlist("again"))
+        second = harness.ffmpeg_publish(media, self.lg.rtmp_url("again"), realtime=False)
+        second.communicate(timeout=60)
+        self.lg.wait_for(lambda: (lambda t: t and t.endswith("#EXT-X-ENDLIST\n") and t.count("#EXTINF") > len(before.segments))(
+            self.playlist("again")), 10, "second end")
+        after = rules.check(self.playlist("again"))
+        self.assertEqual(sum(1 for s in after.segments if s["discontinuity"]) + after.discontinuity_sequence, 1,
+                         "exactly one discontinuity, at the join")
+        old_uris = {s["uri"] for s in before.segments}
+        joined = [s for s in after.segments if s["uri"] not in old_uris]
+        self.assertTrue(joined[0]["discontinuity"])
+        self.assertEqual(joined[0]["seq"], before.segments[-1]["seq"] + 1, "media sequence continues")
+        files = {}
+        for s in joined:
+            self.fetch_segment("again", s["uri"], files)
+            hls_check.check_segment(files[s["uri"]])
+
+
+class HlsOnDisk(unittest.TestCase):
+    def test_files_mirror_http_and_expire(self):
+        folder = os.path.join(harness.WORK, "hls-out")
+        lg = harness.Livegate(config={"hls": {"dir": folder, "retention_s": 2}})
+        try:
+            media = harness.test_media(6, 640, 360, 30, gop_s=2)
+            proc = harness.ffmpeg_publish(media, lg.rtmp_url("disk"), realtime=False)
+            proc.communicate(timeout=60)
+            playlist_path = os.path.join(folder, "live", "disk", "index.m3u8")
+
+            def ended_on_disk():
+                if not os.path.exists(playlist_path):
+                    return False
+                with open(playlist_path) as f:
+                    return f.read().endswith("#EXT-X-ENDLIST\n")
+            lg.wait_for(ended_on_disk, 10, "the ended playlist on disk")
+            status, body = lg.get("/live/disk/index.m3u8")
+            with open(playlist_path) as f:
+                self.assertEqual(f.read(), body.decode())
+            p = hls_check.Playlist(body.decode())
+            for s in p.segments:
+                status, seg = lg.get(f"/live/disk/{s['uri']}")
+                with open(os.path.join(folder, "live", "disk", s["uri"]), "rb") as f:
+                    self.assertEqual(f.read(), seg, "the file holds the same bytes as HTTP serves")
+            self.assertEqual([n for n in os.listdir(os.path.join(folder, "live", "disk")) if n.endswith(".tmp")], [])
+            lg.wait_for(lambda: not os.path.exists(os.path.join(folder, "live", "disk")), 10,
+                        "the stream's folder to be removed after its retention")
+        finally:
+            self.assertEqual(lg.stop(), 0)
+
+
+if __name__ == "__main__":
+    harness.main()

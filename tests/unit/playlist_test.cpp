@@ -1,0 +1,187 @@
+// Golden-text tests for the HLS media playlist renderer (RFC 8216).
+#include "segmenter/playlist.h"
+
+#include <doctest/doctest.h>
+
+#include <span>
+#include <vector>
+
+#include "segmenter/segment_window.h"
+
+using namespace livegate;
+
+namespace {
+
+constexpr int64_t kT0 = 1795608000000;  // 2026-11-25T12:00:00.000Z
+
+Segment seg(uint64_t seq, double duration, bool disc = false) {
+  Segment s;
+  s.seq = seq;
+  s.duration_s = duration;
+  s.pdt_unix_ms = kT0 + static_cast<int64_t>(seq) * 2000;
+  s.discontinuity = disc;
+  s.uri = "s3f9a2c-" + std::to_string(seq) + ".ts";
+  return s;
+}
+
+// Every field set: designated initializers that omit members trip -Wmissing-field-initializers.
+PlaylistParams params(uint32_t target, uint64_t media_seq, uint64_t disc_seq, std::span<const Segment> segs,
+                      bool ended = false) {
+  PlaylistParams p;
+  p.target_duration_s = target;
+  p.media_sequence = media_seq;
+  p.discontinuity_sequence = disc_seq;
+  p.segments = segs;
+  p.ended = ended;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("playlist: live playlist with three segments") {
+  const std::vector<Segment> segs{seg(0, 2.0), seg(1, 2.002), seg(2, 1.968)};
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:2\n"
+      "#EXT-X-MEDIA-SEQUENCE:0\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:00.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-0.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:02.000Z\n"
+      "#EXTINF:2.002,\n"
+      "s3f9a2c-1.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:04.000Z\n"
+      "#EXTINF:1.968,\n"
+      "s3f9a2c-2.ts\n";
+  CHECK(render_playlist(params(2, 0, 0, segs)) == expected);
+}
+
+TEST_CASE("playlist: an ended playlist closes with EXT-X-ENDLIST") {
+  const std::vector<Segment> segs{seg(7, 4.0), seg(8, 1.5)};
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:4\n"
+      "#EXT-X-MEDIA-SEQUENCE:7\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:14.000Z\n"
+      "#EXTINF:4.000,\n"
+      "s3f9a2c-7.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:16.000Z\n"
+      "#EXTINF:1.500,\n"
+      "s3f9a2c-8.ts\n"
+      "#EXT-X-ENDLIST\n";
+  CHECK(render_playlist(params(4, 7, 0, segs, true)) == expected);
+}
+
+TEST_CASE("playlist: a discontinuity in the middle is tagged before its segment") {
+  const std::vector<Segment> segs{seg(3, 2.0), seg(4, 2.0, true), seg(5, 2.0)};
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:2\n"
+      "#EXT-X-MEDIA-SEQUENCE:3\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:06.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-3.ts\n"
+      "#EXT-X-DISCONTINUITY\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:08.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-4.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:10.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-5.ts\n";
+  CHECK(render_playlist(params(2, 3, 0, segs)) == expected);
+}
+
+TEST_CASE("playlist: the window sliding past a discontinuity counts it in DISCONTINUITY-SEQUENCE") {
+  SegmentWindow w(3, 2);
+  for (uint64_t i = 0; i < 6; ++i) REQUIRE(w.push(seg(i, 2.0, i == 2)));
+  // Listed 3..5; segment 2 carried the tag out of the window (RFC 8216 4.3.3.3).
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:2\n"
+      "#EXT-X-MEDIA-SEQUENCE:3\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:1\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:06.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-3.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:08.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-4.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:10.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-5.ts\n";
+  CHECK(render_playlist(params(2, w.media_sequence(), w.discontinuity_sequence(), w.listed())) == expected);
+}
+
+TEST_CASE("playlist: a discontinuity on the first listed segment is still tagged") {
+  SegmentWindow w(3, 2);
+  for (uint64_t i = 0; i < 5; ++i) REQUIRE(w.push(seg(i, 2.0, i == 2)));
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:2\n"
+      "#EXT-X-MEDIA-SEQUENCE:2\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+      "#EXT-X-DISCONTINUITY\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:04.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-2.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:06.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-3.ts\n"
+      "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:08.000Z\n"
+      "#EXTINF:2.000,\n"
+      "s3f9a2c-4.ts\n";
+  CHECK(render_playlist(params(2, w.media_sequence(), w.discontinuity_sequence(), w.listed())) == expected);
+}
+
+TEST_CASE("playlist: an empty live playlist is the header only") {
+  const std::string expected =
+      "#EXTM3U\n"
+      "#EXT-X-VERSION:3\n"
+      "#EXT-X-TARGETDURATION:6\n"
+      "#EXT-X-MEDIA-SEQUENCE:0\n"
+      "#EXT-X-DISCONTINUITY-SEQUENCE:0\n";
+  CHECK(render_playlist(params(6, 0, 0, {})) == expected);
+}
+
+TEST_CASE("playlist: EXTINF has exactly three decimals, rounded to the nearest millisecond") {
+  auto extinf_line = [](double d) {
+    const std::vector<Segment> segs{seg(0, d)};
+    const std::string text = render_playlist(params(10, 0, 0, segs));
+    const size_t at = text.find("#EXTINF:");
+    return text.substr(at, text.find('\n', at) - at);
+  };
+  CHECK(extinf_line(2.0) == "#EXTINF:2.000,");
+  CHECK(extinf_line(1.9996) == "#EXTINF:2.000,");  // rounds up into the next second
+  CHECK(extinf_line(1.9994) == "#EXTINF:1.999,");
+  CHECK(extinf_line(0.0335) == "#EXTINF:0.034,");  // half a millisecond rounds away from zero
+  CHECK(extinf_line(0.0) == "#EXTINF:0.000,");
+  CHECK(extinf_line(-1.0) == "#EXTINF:0.000,");  // never a negative duration
+  CHECK(extinf_line(10.01) == "#EXTINF:10.010,");
+  CHECK(extinf_ms(0.0335) == 34);
+}
+
+TEST_CASE("playlist: rounded_duration rounds to nearest, halves up (RFC 8216 4.3.3.1)") {
+  CHECK(rounded_duration(2.4) == 2);
+  CHECK(rounded_duration(2.5) == 3);
+  CHECK(rounded_duration(2.6) == 3);
+  CHECK(rounded_duration(0.0) == 0);
+  CHECK(rounded_duration(-3.0) == 0);
+  // Rounds what EXTINF prints: 2.4996 is written "2.500", which a player rounds to 3.
+  CHECK(rounded_duration(2.4996) == 3);
+  CHECK(rounded_duration(2.4994) == 2);
+}
+
+TEST_CASE("playlist: format_pdt is ISO 8601 UTC with milliseconds") {
+  CHECK(format_pdt(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_pdt(1795608510873) == "2026-11-25T12:08:30.873Z");
+  CHECK(format_pdt(1709251199999) == "2024-02-29T23:59:59.999Z");
+  CHECK(format_pdt(-1) == "1969-12-31T23:59:59.999Z");  // floors, never "-0.001"
+}

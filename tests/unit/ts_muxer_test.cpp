@@ -1,0 +1,824 @@
+// Unit tests for TsMuxer: frames from libavcodec's encoders, muxed into segments, demuxed and decoded back.
+#include "segmenter/ts_muxer.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/log.h>
+#include <libavutil/mathematics.h>
+}
+
+#include "segmenter/ff_ptr.h"
+
+using namespace livegate;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+constexpr size_t kTs = 188;
+constexpr unsigned kPmtPid = 0x1000;  // mpegtsenc's default mpegts_pmt_start_pid
+
+struct CodecContextDeleter {
+  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+};
+struct FrameDeleter {
+  void operator()(AVFrame* f) const { av_frame_free(&f); }
+};
+struct CodecParametersDeleter {
+  void operator()(AVCodecParameters* p) const { avcodec_parameters_free(&p); }
+};
+struct InputContextDeleter {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using CodecParametersPtr = std::unique_ptr<AVCodecParameters, CodecParametersDeleter>;
+using InputContextPtr = std::unique_ptr<AVFormatContext, InputContextDeleter>;
+
+// While alive, FFmpeg's log goes through here: errors are counted (a demuxer or decoder complaint is a
+// test failure) and printed, the chatter below error level is dropped.
+class FfmpegErrors {
+ public:
+  // `report`: print each error as a test message (off where an error is what the test expects).
+  explicit FfmpegErrors(bool report = true) {
+    count_ = 0;
+    report_ = report;
+    av_log_set_callback(&FfmpegErrors::callback);
+  }
+  ~FfmpegErrors() { av_log_set_callback(&av_log_default_callback); }
+  FfmpegErrors(const FfmpegErrors&) = delete;
+  FfmpegErrors& operator=(const FfmpegErrors&) = delete;
+  int count() const { return count_; }
+
+ private:
+  static void callback(void* avcl, int level, const char* fmt, va_list vl) {
+    if (level > AV_LOG_ERROR) return;
+    ++count_;
+    char line[1024];
+    int print_prefix = 1;
+    av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &print_prefix);
+    if (report_) MESSAGE("FFmpeg error: " << line);
+  }
+  static inline int count_ = 0;
+  static inline bool report_ = true;
+};
+
+AccessUnit make_unit(Track track, Ticks90k dts, Ticks90k pts, bool key, Bytes bytes) {
+  AccessUnit u;
+  u.track = track;
+  u.dts = dts;
+  u.pts = pts;
+  u.keyframe = key;
+  u.data = std::make_shared<const Bytes>(std::move(bytes));
+  return u;
+}
+
+// NAL units of an Annex B byte stream, start codes and trailing zero bytes removed.
+std::vector<Bytes> split_annexb(const uint8_t* data, size_t size) {
+  std::vector<size_t> starts;
+  for (size_t i = 0; i + 3 <= size; ++i) {
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) {
+      starts.push_back(i + 3);
+      i += 2;
+    }
+  }
+  std::vector<Bytes> nals;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    size_t end = k + 1 < starts.size() ? starts[k + 1] - 3 : size;
+    while (end > starts[k] && data[end - 1] == 0) --end;
+    nals.emplace_back(data + starts[k], data + end);
+  }
+  return nals;
+}
+
+// FLV/avcC framing: each NAL unit behind its big-endian length in `length_size` bytes.
+Bytes length_prefixed(const std::vector<Bytes>& nals, uint8_t length_size) {
+  Bytes out;
+  for (const Bytes& nal : nals) {
+    for (int i = length_size - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(nal.size() >> (8 * i)));
+    out.insert(out.end(), nal.begin(), nal.end());
+  }
+  return out;
+}
+
+struct VideoInput {
+  VideoConfig config;
+  std::vector<AccessUnit> units;  // decode order, timestamps not yet moved to >= 0
+};
+
+// `frames` frames of a moving synthetic picture from libx264: 320x240 at 30 fps, GOP 30, 2 B-frames,
+// reshaped the way the FLV parser hands them over (avcC configuration, length-prefixed NAL units).
+std::optional<VideoInput> encode_h264(int frames, uint8_t nal_length_size = 4) {
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+  if (codec == nullptr) return std::nullopt;
+  CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  REQUIRE(ctx);
+  ctx->width = 320;
+  ctx->height = 240;
+  ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+  ctx->time_base = AVRational{1, 30};
+  ctx->framerate = AVRational{30, 1};
+  ctx->gop_size = 30;
+  ctx->keyint_min = 30;
+  ctx->max_b_frames = 2;
+  ctx->thread_count = 1;
+  ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // SPS/PPS in extradata only, as an RTMP encoder sends them
+  AVDictionary* opts = nullptr;
+  av_dict_set(&opts, "preset", "veryfast", 0);
+  av_dict_set(&opts, "x264-params", "scenecut=0:open-gop=0", 0);
+  const int open = avcodec_open2(ctx.get(), codec, &opts);
+  av_dict_free(&opts);
+  REQUIRE(open == 0);
+
+  VideoInput in;
+  VideoConfig& cfg = in.config;
+  cfg.codec = VideoCodec::h264;
+  cfg.nal_length_size = nal_length_size;
+  cfg.width = 320;
+  cfg.height = 240;
+  for (Bytes& nal : split_annexb(ctx->extradata, static_cast<size_t>(ctx->extradata_size))) {
+    if ((nal[0] & 0x1F) == 7)
+      cfg.sps.push_back(std::move(nal));
+    else if ((nal[0] & 0x1F) == 8)
+      cfg.pps.push_back(std::move(nal));
+  }
+  REQUIRE(cfg.sps.size() == 1);
+  REQUIRE(cfg.pps.size() == 1);
+  const Bytes& sps = cfg.sps[0];
+  const Bytes& pps = cfg.pps[0];
+  cfg.profile = sps[1];
+  cfg.level = sps[3];
+  cfg.avcc = {1, sps[1], sps[2], sps[3], static_cast<uint8_t>(0xFC | (nal_length_size - 1)), 0xE1};
+  cfg.avcc.push_back(static_cast<uint8_t>(sps.size() >> 8));
+  cfg.avcc.push_back(static_cast<uint8_t>(sps.size()));
+  cfg.avcc.insert(cfg.avcc.end(), sps.begin(), sps.end());
+  cfg.avcc.push_back(1);
+  cfg.avcc.push_back(static_cast<uint8_t>(pps.size() >> 8));
+  cfg.avcc.push_back(static_cast<uint8_t>(pps.size()));
+  cfg.avcc.insert(cfg.avcc.end(), pps.begin(), pps.end());
+
+  FramePtr frame(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  REQUIRE(frame);
+  REQUIRE(pkt);
+  frame->format = ctx->pix_fmt;
+  frame->width = ctx->width;
+  frame->height = ctx->height;
+  REQUIRE(av_frame_get_buffer(frame.get(), 0) == 0);
+  auto drain = [&] {
+    int ret;
+    while ((ret = avcodec_receive_packet(ctx.get(), pkt.get())) == 0) {
+      const auto nals = split_annexb(pkt->data, static_cast<size_t>(pkt->size));
+      in.units.push_back(make_unit(Track::video, pkt->dts * 3000, pkt->pts * 3000,
+                                   (pkt->flags & AV_PKT_FLAG_KEY) != 0,
+                                   length_prefixed(nals, nal_length_size)));
+      av_packet_unref(pkt.get());
+    }
+    REQUIRE((ret == AVERROR(EAGAIN) || ret == AVERROR_EOF));
+  };
+  for (int i = 0; i < frames; ++i) {
+    REQUIRE(av_frame_make_writable(frame.get()) == 0);
+    for (int y = 0; y < ctx->height; ++y) {
+      for (int x = 0; x < ctx->width; ++x)
+        frame->data[0][y * frame->linesize[0] + x] = uint8_t(x + y + 3 * i);
+    }
+    for (int y = 0; y < ctx->height / 2; ++y) {
+      for (int x = 0; x < ctx->width / 2; ++x) {
+        frame->data[1][y * frame->linesize[1] + x] = uint8_t(128 + x / 4 - i);
+        frame->data[2][y * frame->linesize[2] + x] = uint8_t(64 + y / 2 + i);
+      }
+    }
+    frame->pts = i;
+    REQUIRE(avcodec_send_frame(ctx.get(), frame.get()) == 0);
+    drain();
+  }
+  REQUIRE(avcodec_send_frame(ctx.get(), nullptr) == 0);
+  drain();
+  REQUIRE(in.units.size() == static_cast<size_t>(frames));
+  return in;
+}
+
+struct AudioInput {
+  AudioConfig config;
+  std::vector<AccessUnit> units;  // timestamps not yet moved to >= 0
+};
+
+// About `seconds` of a stereo 440 Hz tone from a libavcodec audio encoder ("aac" or "libmp3lame").
+std::optional<AudioInput> encode_audio(const char* encoder, int sample_rate, double seconds) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(encoder);
+  if (codec == nullptr) return std::nullopt;
+  CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  REQUIRE(ctx);
+  ctx->sample_fmt = AV_SAMPLE_FMT_FLTP;
+  ctx->sample_rate = sample_rate;
+  av_channel_layout_default(&ctx->ch_layout, 2);
+  ctx->bit_rate = 128000;
+  ctx->time_base = AVRational{1, sample_rate};
+  ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  REQUIRE(avcodec_open2(ctx.get(), codec, nullptr) == 0);
+
+  AudioInput in;
+  in.config.codec = codec->id == AV_CODEC_ID_AAC ? AudioCodec::aac : AudioCodec::mp3;
+  if (ctx->extradata_size > 0) in.config.asc.assign(ctx->extradata, ctx->extradata + ctx->extradata_size);
+  in.config.object_type = codec->id == AV_CODEC_ID_AAC ? 2 : 0;
+  in.config.sample_rate = static_cast<uint32_t>(sample_rate);
+  in.config.channels = 2;
+
+  FramePtr frame(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  REQUIRE(frame);
+  REQUIRE(pkt);
+  frame->format = ctx->sample_fmt;
+  frame->nb_samples = ctx->frame_size;
+  frame->sample_rate = sample_rate;
+  REQUIRE(av_channel_layout_copy(&frame->ch_layout, &ctx->ch_layout) == 0);
+  REQUIRE(av_frame_get_buffer(frame.get(), 0) == 0);
+  auto drain = [&] {
+    int ret;
+    while ((ret = avcodec_receive_packet(ctx.get(), pkt.get())) == 0) {
+      const Ticks90k ts = av_rescale_q(pkt->pts, ctx->time_base, AVRational{1, 90000});
+      in.units.push_back(make_unit(Track::audio, ts, ts, true, Bytes(pkt->data, pkt->data + pkt->size)));
+      av_packet_unref(pkt.get());
+    }
+    REQUIRE((ret == AVERROR(EAGAIN) || ret == AVERROR_EOF));
+  };
+  const int frames = static_cast<int>(seconds * sample_rate / ctx->frame_size);
+  for (int i = 0; i < frames; ++i) {
+    REQUIRE(av_frame_make_writable(frame.get()) == 0);
+    for (int ch = 0; ch < 2; ++ch) {
+      auto* samples = reinterpret_cast<float*>(frame->data[ch]);
+      for (int s = 0; s < ctx->frame_size; ++s) {
+        const double t = double(i * ctx->frame_size + s) / sample_rate;
+        samples[s] = static_cast<float>(0.3 * std::sin(2 * M_PI * 440 * t));
+      }
+    }
+    frame->pts = int64_t{i} * ctx->frame_size;
+    REQUIRE(avcodec_send_frame(ctx.get(), frame.get()) == 0);
+    drain();
+  }
+  REQUIRE(avcodec_send_frame(ctx.get(), nullptr) == 0);
+  drain();
+  REQUIRE(!in.units.empty());
+  return in;
+}
+
+// The tracks merged in DTS order (video first on a tie), all moved so the earliest DTS is `first_dts`:
+// what the Segmenter hands the muxer.
+std::vector<AccessUnit> interleave(std::vector<AccessUnit> video, const std::vector<AccessUnit>& audio,
+                                   Ticks90k first_dts) {
+  std::vector<AccessUnit> all = std::move(video);
+  all.insert(all.end(), audio.begin(), audio.end());
+  Ticks90k min_dts = all.front().dts;
+  for (const AccessUnit& u : all) min_dts = std::min(min_dts, u.dts);
+  for (AccessUnit& u : all) {
+    u.dts += first_dts - min_dts;
+    u.pts += first_dts - min_dts;
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [](const AccessUnit& a, const AccessUnit& b) { return a.dts < b.dts; });
+  return all;
+}
+
+struct Expected {
+  std::vector<Ticks90k> video_pts, video_dts, audio_pts;
+  bool first_video_key = false;
+};
+
+struct MuxRun {
+  std::vector<Bytes> segments;
+  std::vector<Expected> expected;
+};
+
+// Writes every unit, cutting before each unit `cut_before` picks (never the first).
+MuxRun run(TsMuxer& muxer, const std::vector<AccessUnit>& units,
+           const std::function<bool(const AccessUnit&, size_t)>& cut_before) {
+  MuxRun r;
+  r.expected.emplace_back();
+  for (size_t i = 0; i < units.size(); ++i) {
+    const AccessUnit& u = units[i];
+    if (i > 0 && cut_before(u, i)) {
+      r.segments.push_back(muxer.cut());
+      CHECK(muxer.pending_bytes() == 0);
+      r.expected.emplace_back();
+    }
+    Expected& e = r.expected.back();
+    if (u.track == Track::video) {
+      if (e.video_pts.empty()) e.first_video_key = u.keyframe;
+      e.video_pts.push_back(u.pts);
+      e.video_dts.push_back(u.dts);
+    } else {
+      e.audio_pts.push_back(u.pts);
+    }
+    const size_t before = muxer.pending_bytes();
+    const Status s = muxer.write(u);
+    REQUIRE_MESSAGE(s.ok(), s.error());
+    CHECK(muxer.pending_bytes() >= before);
+  }
+  r.segments.push_back(muxer.cut());
+  return r;
+}
+
+struct DemuxedStream {
+  AVMediaType type = AVMEDIA_TYPE_UNKNOWN;
+  AVCodecID codec = AV_CODEC_ID_NONE;
+  int width = 0, height = 0, sample_rate = 0, channels = 0;
+  CodecParametersPtr par;
+};
+
+struct DemuxedPacket {
+  int stream = -1;
+  int64_t pts = 0, dts = 0;
+  bool key = false;
+  Bytes data;
+};
+
+struct Demuxed {
+  std::vector<DemuxedStream> streams;
+  std::vector<DemuxedPacket> packets;
+
+  int find(AVMediaType type) const {
+    for (size_t i = 0; i < streams.size(); ++i) {
+      if (streams[i].type == type) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  std::vector<const DemuxedPacket*> of(int stream) const {
+    std::vector<const DemuxedPacket*> out;
+    for (const DemuxedPacket& p : packets) {
+      if (p.stream == stream) out.push_back(&p);
+    }
+    return out;
+  }
+};
+
+// Demuxes one segment on its own, from memory, as a player that starts at it would.
+Demuxed demux(const Bytes& ts) {
+  struct Reader {
+    const Bytes* data;
+    size_t pos = 0;
+  } reader{&ts};
+  auto read = [](void* opaque, uint8_t* buf, int size) -> int {
+    auto* r = static_cast<Reader*>(opaque);
+    const size_t n = std::min(r->data->size() - r->pos, static_cast<size_t>(size));
+    if (n == 0) return AVERROR_EOF;
+    std::memcpy(buf, r->data->data() + r->pos, n);
+    r->pos += n;
+    return static_cast<int>(n);
+  };
+  constexpr int kBuffer = 4096;
+  auto* buffer = static_cast<uint8_t*>(av_malloc(kBuffer));
+  REQUIRE(buffer != nullptr);
+  AvioContextPtr io(avio_alloc_context(buffer, kBuffer, 0, &reader, read, nullptr, nullptr));
+  REQUIRE(io);
+  AVFormatContext* raw = avformat_alloc_context();
+  REQUIRE(raw != nullptr);
+  raw->pb = io.get();
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  REQUIRE(avformat_open_input(&raw, nullptr, av_find_input_format("mpegts"), nullptr) == 0);
+  InputContextPtr fmt(raw);
+  REQUIRE(avformat_find_stream_info(fmt.get(), nullptr) >= 0);
+
+  Demuxed d;
+  for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+    const AVCodecParameters* par = fmt->streams[i]->codecpar;
+    DemuxedStream s;
+    s.type = par->codec_type;
+    s.codec = par->codec_id;
+    s.width = par->width;
+    s.height = par->height;
+    s.sample_rate = par->sample_rate;
+    s.channels = par->ch_layout.nb_channels;
+    s.par.reset(avcodec_parameters_alloc());
+    REQUIRE(s.par);
+    REQUIRE(avcodec_parameters_copy(s.par.get(), par) >= 0);
+    d.streams.push_back(std::move(s));
+  }
+  PacketPtr pkt(av_packet_alloc());
+  REQUIRE(pkt);
+  while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    DemuxedPacket p;
+    p.stream = pkt->stream_index;
+    p.pts = pkt->pts;
+    p.dts = pkt->dts;
+    p.key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+    p.data.assign(pkt->data, pkt->data + pkt->size);
+    d.packets.push_back(std::move(p));
+    av_packet_unref(pkt.get());
+  }
+  return d;
+}
+
+struct Decoded {
+  int frames = 0;
+  int errors = 0;
+  int width = 0, height = 0;
+};
+
+// Decodes one stream of one segment with a fresh decoder and no extradata: whatever the segment needs
+// (SPS/PPS, ADTS) must be in band.
+Decoded decode(const Demuxed& d, int stream) {
+  const DemuxedStream& s = d.streams[static_cast<size_t>(stream)];
+  const AVCodec* codec = avcodec_find_decoder(s.codec);
+  REQUIRE(codec != nullptr);
+  CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  REQUIRE(ctx);
+  REQUIRE(avcodec_parameters_to_context(ctx.get(), s.par.get()) >= 0);
+  av_freep(&ctx->extradata);
+  ctx->extradata_size = 0;
+  ctx->err_recognition = AV_EF_EXPLODE | AV_EF_BITSTREAM | AV_EF_BUFFER | AV_EF_CRCCHECK;
+  ctx->thread_count = 1;
+  REQUIRE(avcodec_open2(ctx.get(), codec, nullptr) == 0);
+  FramePtr frame(av_frame_alloc());
+  PacketPtr pkt(av_packet_alloc());
+  Decoded out;
+  auto receive = [&] {
+    int ret;
+    while ((ret = avcodec_receive_frame(ctx.get(), frame.get())) == 0) {
+      ++out.frames;
+      if (frame->decode_error_flags != 0 || (frame->flags & AV_FRAME_FLAG_CORRUPT) != 0) ++out.errors;
+      out.width = frame->width;
+      out.height = frame->height;
+      av_frame_unref(frame.get());
+    }
+    if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) ++out.errors;
+  };
+  for (const DemuxedPacket* p : d.of(stream)) {
+    REQUIRE(av_new_packet(pkt.get(), static_cast<int>(p->data.size())) == 0);
+    std::memcpy(pkt->data, p->data.data(), p->data.size());
+    pkt->pts = p->pts;
+    pkt->dts = p->dts;
+    if (avcodec_send_packet(ctx.get(), pkt.get()) < 0) ++out.errors;
+    av_packet_unref(pkt.get());
+    receive();
+  }
+  REQUIRE(avcodec_send_packet(ctx.get(), nullptr) == 0);
+  receive();
+  return out;
+}
+
+unsigned pid_of(const Bytes& ts, size_t packet) {
+  return (ts[packet * kTs + 1] & 0x1Fu) << 8 | ts[packet * kTs + 2];
+}
+
+// Whole 188-byte packets, each with the sync byte, PAT then PMT first, no SDT.
+void check_packets(const Bytes& ts) {
+  REQUIRE(ts.size() >= 3 * kTs);
+  REQUIRE(ts.size() % kTs == 0);
+  size_t bad_sync = 0, sdt = 0;
+  for (size_t k = 0; k < ts.size() / kTs; ++k) {
+    if (ts[k * kTs] != 0x47) ++bad_sync;
+    if (pid_of(ts, k) == 0x11) ++sdt;
+  }
+  CHECK(bad_sync == 0);
+  CHECK(sdt == 0);
+  CHECK(pid_of(ts, 0) == 0);
+  CHECK(pid_of(ts, 1) == kPmtPid);
+}
+
+// Continuity counters run on from one segment to the next (ISO 13818-1 2.4.3.3): the segments,
+// played back to back, are one clean transport stream.
+size_t continuity_errors(const std::vector<Bytes>& segments) {
+  std::map<unsigned, int> last;
+  size_t errors = 0;
+  for (const Bytes& ts : segments) {
+    for (size_t k = 0; k < ts.size() / kTs; ++k) {
+      const uint8_t* p = ts.data() + k * kTs;
+      if ((p[3] & 0x10) == 0) continue;  // no payload: the counter does not move
+      const unsigned pid = pid_of(ts, k);
+      const int cc = p[3] & 0x0F;
+      auto it = last.find(pid);
+      if (it != last.end() && cc != ((it->second + 1) & 0x0F)) ++errors;
+      last[pid] = cc;
+    }
+  }
+  return errors;
+}
+
+// What FFmpeg's own ADTS muxer makes of raw AAC frames: the reference for our hand-written headers.
+Bytes ffmpeg_adts(const AudioConfig& config, const std::vector<AccessUnit>& units) {
+  AVFormatContext* raw = nullptr;
+  REQUIRE(avformat_alloc_output_context2(&raw, nullptr, "adts", nullptr) >= 0);
+  FormatContextPtr ctx(raw);
+  AVStream* st = avformat_new_stream(ctx.get(), nullptr);
+  REQUIRE(st != nullptr);
+  st->time_base = AVRational{1, 90000};
+  st->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
+  st->codecpar->codec_id = AV_CODEC_ID_AAC;
+  st->codecpar->sample_rate = static_cast<int>(config.sample_rate);
+  av_channel_layout_default(&st->codecpar->ch_layout, config.channels);
+  st->codecpar->extradata =
+      static_cast<uint8_t*>(av_mallocz(config.asc.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+  REQUIRE(st->codecpar->extradata != nullptr);
+  std::memcpy(st->codecpar->extradata, config.asc.data(), config.asc.size());
+  st->codecpar->extradata_size = static_cast<int>(config.asc.size());
+  REQUIRE(avio_open_dyn_buf(&ctx->pb) == 0);
+  REQUIRE(avformat_write_header(ctx.get(), nullptr) >= 0);
+  PacketPtr pkt(av_packet_alloc());
+  for (const AccessUnit& u : units) {
+    REQUIRE(av_new_packet(pkt.get(), static_cast<int>(u.data->size())) == 0);
+    std::memcpy(pkt->data, u.data->data(), u.data->size());
+    pkt->pts = pkt->dts = u.dts;
+    REQUIRE(av_write_frame(ctx.get(), pkt.get()) >= 0);
+    av_packet_unref(pkt.get());
+  }
+  REQUIRE(av_write_trailer(ctx.get()) >= 0);
+  uint8_t* bytes = nullptr;
+  const int size = avio_close_dyn_buf(ctx->pb, &bytes);
+  ctx->pb = nullptr;
+  Bytes out(bytes, bytes + size);
+  av_free(bytes);
+  return out;
+}
+
+// Every segment of `r` on its own: packets, tracks, complete frame lists with our timestamps, decodes.
+void check_segments(const MuxRun& r, std::optional<AVCodecID> video, std::optional<AVCodecID> audio) {
+  for (size_t n = 0; n < r.segments.size(); ++n) {
+    CAPTURE(n);
+    const Bytes& seg = r.segments[n];
+    const Expected& e = r.expected[n];
+    check_packets(seg);
+    const Demuxed d = demux(seg);
+    CHECK(d.streams.size() == size_t(video.has_value()) + size_t(audio.has_value()));
+    if (video) {
+      const int vi = d.find(AVMEDIA_TYPE_VIDEO);
+      REQUIRE(vi >= 0);
+      const DemuxedStream& vs = d.streams[size_t(vi)];
+      CHECK(vs.codec == *video);
+      CHECK(vs.width == 320);  // from the in-band SPS: the muxer writes no dimensions anywhere else
+      CHECK(vs.height == 240);
+      const auto packets = d.of(vi);
+      REQUIRE(packets.size() == e.video_pts.size());
+      CHECK(packets.front()->key);
+      CHECK(e.first_video_key);
+      std::vector<Ticks90k> pts, dts;
+      for (const DemuxedPacket* p : packets) {
+        pts.push_back(p->pts);
+        dts.push_back(p->dts);
+      }
+      CHECK(pts == e.video_pts);  // first PTS included: no muxing delay added
+      CHECK(dts == e.video_dts);
+      const Decoded dec = decode(d, vi);
+      CHECK(dec.errors == 0);
+      CHECK(dec.frames == int(e.video_pts.size()));
+      CHECK(dec.width == 320);
+      CHECK(dec.height == 240);
+    }
+    if (audio) {
+      const int ai = d.find(AVMEDIA_TYPE_AUDIO);
+      REQUIRE(ai >= 0);
+      CHECK(d.streams[size_t(ai)].codec == *audio);
+      CHECK(d.streams[size_t(ai)].channels == 2);
+      const auto packets = d.of(ai);
+      // Every audio frame written before cut() is in this segment: the flush works.
+      REQUIRE(packets.size() == e.audio_pts.size());
+      std::vector<Ticks90k> pts;
+      for (const DemuxedPacket* p : packets) pts.push_back(p->pts);
+      CHECK(pts == e.audio_pts);
+      const Decoded dec = decode(d, ai);
+      CHECK(dec.errors == 0);
+      CHECK(dec.frames >= int(e.audio_pts.size()) - 1);  // a decoder may hold back its priming frame
+    }
+  }
+  CHECK(continuity_errors(r.segments) == 0);
+}
+
+bool before_later_keyframe(const AccessUnit& u, size_t) { return u.track == Track::video && u.keyframe; }
+
+}  // namespace
+
+TEST_CASE("ts muxer: create needs a track and a usable configuration") {
+  auto none = TsMuxer::create(std::nullopt, std::nullopt);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().rfind("ts muxer: ", 0) == 0);
+
+  VideoConfig no_sps;
+  no_sps.codec = VideoCodec::h264;
+  CHECK_FALSE(TsMuxer::create(no_sps, std::nullopt).ok());
+
+  AudioConfig no_asc;
+  no_asc.codec = AudioCodec::aac;
+  no_asc.sample_rate = 48000;
+  no_asc.channels = 2;
+  CHECK_FALSE(TsMuxer::create(std::nullopt, no_asc).ok());
+
+  // Object type 31 escape, then the config runs out: too odd for our ADTS writer, so it goes to
+  // libavformat's, which refuses it when the header is written.
+  AudioConfig bad_asc = no_asc;
+  bad_asc.asc = {0xFF};
+  FfmpegErrors expected_errors(false);
+  auto refused = TsMuxer::create(std::nullopt, bad_asc);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().rfind("ts muxer: create: write header: ", 0) == 0);
+  CHECK(expected_errors.count() > 0);
+
+  AudioConfig none_codec;
+  CHECK_FALSE(TsMuxer::create(std::nullopt, none_codec).ok());
+}
+
+TEST_CASE("ts muxer: H.264 + AAC segments are self-contained, complete and keep our timestamps") {
+  FfmpegErrors ffmpeg_errors;
+  auto video = encode_h264(90);
+  auto audio = encode_audio("aac", 48000, 3.0);
+  REQUIRE(video);
+  REQUIRE(audio);
+
+  // First DTS 0 (the PCR sits at DTS, so this is the tightest start), and later in the clock.
+  for (Ticks90k first_dts : {Ticks90k{0}, Ticks90k{10} * 90000}) {
+    CAPTURE(first_dts);
+    const auto units = interleave(video->units, audio->units, first_dts);
+    auto muxer = TsMuxer::create(video->config, audio->config);
+    REQUIRE_MESSAGE(muxer.ok(), muxer.error());
+    const MuxRun r = run(**muxer, units, before_later_keyframe);
+    REQUIRE(r.segments.size() == 3);
+    for (const Expected& e : r.expected) CHECK(e.video_pts.size() == 30);
+    check_segments(r, AV_CODEC_ID_H264, AV_CODEC_ID_AAC);
+    CHECK(r.expected[0].video_dts.front() >= first_dts);
+  }
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: video frames become Annex B with an AUD, and SPS/PPS in front of keyframes") {
+  FfmpegErrors ffmpeg_errors;
+  for (uint8_t length_size : {uint8_t{4}, uint8_t{2}}) {
+    CAPTURE(int(length_size));
+    auto video = encode_h264(30, length_size);
+    REQUIRE(video);
+    auto units = interleave(video->units, {}, 0);
+    // An AUD the encoder put in the frame is dropped, not doubled; other NAL units stay.
+    Bytes with_aud = length_prefixed({{0x09, 0x10}}, length_size);
+    with_aud.insert(with_aud.end(), units[1].data->begin(), units[1].data->end());
+    units[1].data = std::make_shared<const Bytes>(std::move(with_aud));
+
+    auto muxer = TsMuxer::create(video->config, std::nullopt);
+    REQUIRE_MESSAGE(muxer.ok(), muxer.error());
+    const MuxRun r = run(**muxer, units, [](const AccessUnit&, size_t) { return false; });
+    REQUIRE(r.segments.size() == 1);
+    check_segments(r, AV_CODEC_ID_H264, std::nullopt);
+
+    const Demuxed d = demux(r.segments[0]);
+    const auto packets = d.of(d.find(AVMEDIA_TYPE_VIDEO));
+    REQUIRE(packets.size() == units.size());
+    Bytes key_prefix = {0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1};
+    key_prefix.insert(key_prefix.end(), video->config.sps[0].begin(), video->config.sps[0].end());
+    key_prefix.insert(key_prefix.end(), {0, 0, 0, 1});
+    key_prefix.insert(key_prefix.end(), video->config.pps[0].begin(), video->config.pps[0].end());
+    key_prefix.insert(key_prefix.end(), {0, 0, 0, 1});
+    for (size_t i = 0; i < packets.size(); ++i) {
+      CAPTURE(i);
+      const Bytes& data = packets[i]->data;
+      const auto nals = split_annexb(data.data(), data.size());
+      size_t auds = 0, sps = 0;
+      for (const Bytes& nal : nals) {
+        auds += (nal[0] & 0x1F) == 9;
+        sps += (nal[0] & 0x1F) == 7;
+      }
+      CHECK(auds == 1);
+      if (units[i].keyframe) {
+        REQUIRE(data.size() > key_prefix.size());
+        CHECK(Bytes(data.begin(), data.begin() + long(key_prefix.size())) == key_prefix);
+        CHECK(sps == 1);
+      } else {
+        CHECK(Bytes(data.begin(), data.begin() + 6) == Bytes{0, 0, 0, 1, 0x09, 0xF0});
+        CHECK(sps == 0);
+      }
+      // Our bytes, once each length prefix becomes a start code.
+      std::vector<Bytes> expected_nals = {{0x09, 0xF0}};
+      if (units[i].keyframe) {
+        expected_nals.push_back(video->config.sps[0]);
+        expected_nals.push_back(video->config.pps[0]);
+      }
+      for (size_t pos = 0; pos < units[i].data->size();) {
+        size_t len = 0;
+        for (uint8_t b = 0; b < length_size; ++b) len = len << 8 | (*units[i].data)[pos + b];
+        pos += length_size;
+        if (((*units[i].data)[pos] & 0x1F) != 9) {
+          expected_nals.emplace_back(units[i].data->begin() + long(pos),
+                                     units[i].data->begin() + long(pos + len));
+        }
+        pos += len;
+      }
+      CHECK(nals == expected_nals);
+    }
+  }
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: audio-only AAC, with ADTS headers equal to FFmpeg's own") {
+  FfmpegErrors ffmpeg_errors;
+  auto audio = encode_audio("aac", 44100, 3.0);
+  REQUIRE(audio);
+  const auto units = interleave({}, audio->units, 90000);
+  auto muxer = TsMuxer::create(std::nullopt, audio->config);
+  REQUIRE_MESSAGE(muxer.ok(), muxer.error());
+  // Cut by count, as the Segmenter cuts audio-only streams by time.
+  const MuxRun r = run(**muxer, units, [](const AccessUnit&, size_t i) { return i % 43 == 0; });
+  REQUIRE(r.segments.size() == (units.size() + 42) / 43);
+  check_segments(r, std::nullopt, AV_CODEC_ID_AAC);
+
+  Bytes ours;
+  for (const Bytes& seg : r.segments) {
+    const Demuxed d = demux(seg);
+    for (const DemuxedPacket* p : d.of(d.find(AVMEDIA_TYPE_AUDIO))) {
+      ours.insert(ours.end(), p->data.begin(), p->data.end());
+    }
+  }
+  CHECK(ours == ffmpeg_adts(audio->config, units));
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: video-only segments") {
+  FfmpegErrors ffmpeg_errors;
+  auto video = encode_h264(60);
+  REQUIRE(video);
+  auto muxer = TsMuxer::create(video->config, std::nullopt);
+  REQUIRE_MESSAGE(muxer.ok(), muxer.error());
+  const MuxRun r = run(**muxer, interleave(video->units, {}, 0), before_later_keyframe);
+  REQUIRE(r.segments.size() == 2);
+  check_segments(r, AV_CODEC_ID_H264, std::nullopt);
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: H.264 + MP3") {
+  FfmpegErrors ffmpeg_errors;
+  auto audio = encode_audio("libmp3lame", 44100, 2.0);
+  if (!audio) {
+    MESSAGE("libavcodec has no libmp3lame encoder: MP3 case skipped");
+    return;
+  }
+  auto video = encode_h264(60);
+  REQUIRE(video);
+  auto muxer = TsMuxer::create(video->config, audio->config);
+  REQUIRE_MESSAGE(muxer.ok(), muxer.error());
+  const MuxRun r = run(**muxer, interleave(video->units, audio->units, 0), before_later_keyframe);
+  REQUIRE(r.segments.size() == 2);
+  check_segments(r, AV_CODEC_ID_H264, AV_CODEC_ID_MP3);
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: bad access units are refused and the muxer carries on") {
+  FfmpegErrors ffmpeg_errors;
+  auto video = encode_h264(30);
+  REQUIRE(video);
+  auto created = TsMuxer::create(video->config, std::nullopt);
+  REQUIRE(created.ok());
+  TsMuxer& muxer = **created;
+  const auto units = interleave(video->units, {}, 0);
+
+  auto expect_error = [&](const AccessUnit& u, const char* words) {
+    const Status s = muxer.write(u);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().rfind("ts muxer: ", 0) == 0);
+    CHECK_MESSAGE(s.error().find(words) != std::string::npos, s.error());
+  };
+  expect_error(make_unit(Track::video, 0, 0, true, {0, 0, 0}), "truncated NAL unit length");
+  expect_error(make_unit(Track::video, 0, 0, true, {0, 0, 0, 9, 0x65, 1}), "past the end");
+  expect_error(make_unit(Track::video, 0, 0, true, length_prefixed({{0x09, 0xF0}}, 4)), "no NAL units");
+  expect_error(make_unit(Track::audio, 0, 0, true, {1, 2, 3}), "no audio track");
+  expect_error(make_unit(Track::video, 0, 0, true, {}), "empty access unit");
+  AccessUnit no_data = units[0];
+  no_data.data.reset();
+  expect_error(no_data, "empty access unit");
+  AccessUnit early_pts = units[0];
+  early_pts.pts = early_pts.dts - 1;
+  expect_error(early_pts, "timestamps");
+
+  const MuxRun r = run(muxer, units, [](const AccessUnit&, size_t) { return false; });
+  check_segments(r, AV_CODEC_ID_H264, std::nullopt);
+  CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("ts muxer: an equal DTS on a track is accepted") {
+  FfmpegErrors ffmpeg_errors;
+  auto audio = encode_audio("aac", 48000, 0.5);
+  REQUIRE(audio);
+  auto units = interleave({}, audio->units, 0);
+  // RTMP time is in milliseconds: two frames can share one. libavformat alone would refuse the second.
+  units[3].dts = units[3].pts = units[2].dts;
+  auto muxer = TsMuxer::create(std::nullopt, audio->config);
+  REQUIRE(muxer.ok());
+  for (const AccessUnit& u : units) {
+    const Status s = (*muxer)->write(u);
+    REQUIRE_MESSAGE(s.ok(), s.error());
+  }
+  const Demuxed d = demux((*muxer)->cut());
+  const auto packets = d.of(d.find(AVMEDIA_TYPE_AUDIO));
+  REQUIRE(packets.size() == units.size());
+  CHECK(packets[3]->pts == units[2].dts + 1);  // one 90 kHz tick later
+  CHECK(ffmpeg_errors.count() == 0);
+}
