@@ -102,7 +102,20 @@ Setters make_setters(Config& c) {
     h.dir = v.get<std::string>();
     return {};
   };
-  s["http.threads"] = uint_key("http.threads", c.http.threads, 1, 10000);
+  HttpConfig& t = c.http;
+  s["http.threads"] = uint_key("http.threads", t.threads, 1, 10000);
+  s["http.backlog"] = uint_key("http.backlog", t.backlog, 1, 65535);
+  s["http.keep_alive_timeout_s"] = uint_key("http.keep_alive_timeout_s", t.keep_alive_timeout_s, 1, 3600);
+  s["http.keep_alive_max_requests"] = uint_key("http.keep_alive_max_requests", t.keep_alive_max_requests, 1, 1000000);
+  s["http.read_timeout_s"] = uint_key("http.read_timeout_s", t.read_timeout_s, 1, 3600);
+  s["http.write_timeout_s"] = uint_key("http.write_timeout_s", t.write_timeout_s, 1, 3600);
+  s["http.max_uri_bytes"] = uint_key("http.max_uri_bytes", t.max_uri_bytes, 64, 8192);
+  s["http.max_header_bytes"] = uint_key("http.max_header_bytes", t.max_header_bytes, 256, 65536);
+  s["http.www_dir"] = [&t](const json& v) -> Status {
+    if (!v.is_string()) return Error{"config: http.www_dir must be a folder path string"};
+    t.www_dir = v.get<std::string>();
+    return {};
+  };
   return s;
 }
 

@@ -39,7 +39,15 @@ struct HlsConfig {
 };
 
 struct HttpConfig {
-  uint32_t threads = 64;  // worker threads; a keep-alive player holds one
+  uint32_t threads = 64;                 // worker threads; a keep-alive player holds one
+  uint32_t backlog = 1024;               // pending connections the kernel queues for us
+  uint32_t keep_alive_timeout_s = 5;     // an idle keep-alive connection is closed after this
+  uint32_t keep_alive_max_requests = 1000;
+  uint32_t read_timeout_s = 5;           // a client that sends its request slower than this is cut off
+  uint32_t write_timeout_s = 5;          // a client that reads slower than this is cut off
+  uint32_t max_uri_bytes = 2048;         // longer request targets get 414
+  uint32_t max_header_bytes = 8192;      // larger request headers in total get 431
+  std::string www_dir;                   // the player page's folder; "" finds it beside the binary
 };
 
 struct Config {

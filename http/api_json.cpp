@@ -16,7 +16,7 @@ nlohmann::json track_json(const TrackStats& t) {
 
 }  // namespace
 
-nlohmann::json stream_json(const StreamSnapshot& s) {
+nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
   nlohmann::json j;
   j["app"] = s.name.app;
   j["key"] = s.name.key;
@@ -49,6 +49,16 @@ nlohmann::json stream_json(const StreamSnapshot& s) {
     j["audio"] = nullptr;
   }
   j["bitrate_kbps"] = s.bitrate_kbps;
+  j["keyframe_interval_s"] = s.keyframe_interval_s;
+  if (hls && hls->target_duration_s > 0) {
+    j["hls"] = {{"target_duration_s", hls->target_duration_s},
+                {"media_sequence", hls->media_sequence},
+                {"segments_listed", hls->listed},
+                {"segments_held", hls->segments.size()},
+                {"ended", hls->ended}};
+  } else {
+    j["hls"] = nullptr;
+  }
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : s.metadata) meta[k] = v;
   j["metadata"] = std::move(meta);

@@ -7,6 +7,7 @@
 
 namespace livegate {
 
-nlohmann::json stream_json(const StreamSnapshot& s);
+// `hls` may be null (no segment yet, or already expired).
+nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls);
 
 }  // namespace livegate

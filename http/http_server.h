@@ -1,4 +1,4 @@
-// The embedded HTTP server (cpp-httplib): API routes over the StreamStore, on its own thread pool.
+// The embedded HTTP server (cpp-httplib) on its own thread pool: HLS, API and the player page.
 #pragma once
 
 #include <memory>
@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/result.h"
+#include "http/static_files.h"
 #include "segmenter/stream_store.h"
 
 namespace httplib {
@@ -32,7 +33,9 @@ class HttpServer {
 
   const HttpConfig& config_;
   const StreamStore& store_;
+  StaticFiles files_;
   std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;
   std::thread thread_;
   uint16_t port_ = 0;
 };

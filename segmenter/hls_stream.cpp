@@ -145,6 +145,9 @@ void HlsStream::publish_snapshot() {
   const auto all = window_.all();
   snap->segments.assign(all.begin(), all.end());
   snap->ended = ended_;
+  snap->target_duration_s = target_duration_;
+  snap->media_sequence = window_.media_sequence();
+  snap->listed = window_.listed().size();
   if (target_duration_ > 0) {
     PlaylistParams p;
     p.target_duration_s = target_duration_;

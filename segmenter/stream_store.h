@@ -47,8 +47,11 @@ struct StreamSnapshot {
 // fetchable (listed or in grace). Segment bytes are shared, never copied per request.
 struct HlsSnapshot {
   std::string playlist;
-  std::vector<Segment> segments;
+  std::vector<Segment> segments;  // grace then listed
   bool ended = false;
+  uint32_t target_duration_s = 0;
+  uint64_t media_sequence = 0;
+  size_t listed = 0;  // the last `listed` of `segments` are in the playlist
 
   const Segment* find(std::string_view uri) const {
     for (const Segment& s : segments) {

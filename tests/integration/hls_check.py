@@ -66,6 +66,7 @@ class PlaylistRules:
         self.last_disc_sequence = None
         self.uri_seq = {}       # uri -> media sequence number, must never change
         self.uri_disc = {}      # uri -> discontinuity flag
+        self.uri_duration = {}  # uri -> EXTINF seconds
         self.discontinuities_seen = set()
         self.polls = 0
 
@@ -98,6 +99,7 @@ class PlaylistRules:
                 assert self.uri_disc[s["uri"]] == s["discontinuity"]
             self.uri_seq[s["uri"]] = s["seq"]
             self.uri_disc[s["uri"]] = s["discontinuity"]
+            self.uri_duration[s["uri"]] = s["duration"]
         seqs = sorted(self.uri_seq.values())
         assert len(set(seqs)) == len(seqs), "two URIs share a sequence number"
         return p
