@@ -5,6 +5,8 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <regex>
+
 #include "common/log.h"
 #include "http/api_json.h"
 
@@ -48,6 +50,9 @@ std::string render_metrics(const ServerStats& st) {
   return out;
 }
 
+const std::string kSegmentPattern =
+    std::string("/") + kName + "/" + kName + R"(/([A-Za-z0-9]{1,64}-[0-9]{1,20}\.ts))";
+
 size_t header_bytes(const httplib::Request& req) {
   size_t n = 0;
   for (const auto& [k, v] : req.headers) n += k.size() + v.size() + 4;
@@ -55,6 +60,14 @@ size_t header_bytes(const httplib::Request& req) {
 }
 
 }  // namespace
+
+const Segment* HttpServer::find_segment(const httplib::Request& req, std::shared_ptr<const HlsSnapshot>& hls) const {
+  static const std::regex pattern(kSegmentPattern);
+  std::smatch m;
+  if (!std::regex_match(req.path, m, pattern)) return nullptr;
+  hls = store_.get_hls(m[1].str() + "/" + m[2].str());
+  return hls ? hls->find(m[3].str()) : nullptr;
+}
 
 HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store)
     : config_(config),
@@ -87,6 +100,25 @@ void HttpServer::routes() {
       text_reply(res, 413, "request bodies are not accepted");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // cpp-httplib answers a range past the end with the whole body; RFC 9110 14.1.2 wants 416. It only
+    // leaves a response alone when it is made here, before routing.
+    if (!req.ranges.empty()) {
+      std::shared_ptr<const HlsSnapshot> hls;
+      if (const Segment* seg = find_segment(req, hls)) {
+        const auto size = static_cast<ssize_t>(seg->bytes->size());
+        for (const auto& [first, last] : req.ranges) {
+          if (first >= size || (first < 0 && last == 0)) {
+            res.status = 416;
+            common_headers(res, "max-age=1");
+            res.set_header("Content-Range", "bytes */" + std::to_string(size));
+            // An empty provider, because cpp-httplib rewrites Content-Range of any response with a body.
+            res.set_content_provider(0, "text/plain", [](size_t, size_t, httplib::DataSink&) { return true; });
+            res.set_header("Content-Length", "0");
+            return httplib::Server::HandlerResponse::Handled;
+          }
+        }
+      }
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
@@ -106,20 +138,18 @@ void HttpServer::routes() {
           common_headers(res, "max-age=1");
           res.set_content(hls->playlist, "application/vnd.apple.mpegurl");
         });
-  s.Get(std::string("/") + kName + "/" + kName + R"(/([A-Za-z0-9]{1,64}-[0-9]{1,20}\.ts))",
-        [this](const httplib::Request& req, httplib::Response& res) {
-          const auto hls = store_.get_hls(req.matches[1].str() + "/" + req.matches[2].str());
-          const Segment* seg = hls ? hls->find(req.matches[3].str()) : nullptr;
-          if (!seg) return text_reply(res, 404, "no such segment");
-          // A segment URI is never reused, so caches may keep it as long as they like.
-          common_headers(res, "public, max-age=31536000, immutable");
-          std::shared_ptr<const std::vector<uint8_t>> bytes = seg->bytes;  // shared, not copied
-          res.set_content_provider(bytes->size(), "video/mp2t",
-                                   [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
-                                     return sink.write(reinterpret_cast<const char*>(bytes->data()) + offset,
-                                                       length);
-                                   });
-        });
+  s.Get(kSegmentPattern, [this](const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<const HlsSnapshot> hls;
+    const Segment* seg = find_segment(req, hls);
+    if (!seg) return text_reply(res, 404, "no such segment");
+    // A segment URI is never reused, so caches may keep it as long as they like.
+    common_headers(res, "public, max-age=31536000, immutable");
+    std::shared_ptr<const std::vector<uint8_t>> bytes = seg->bytes;  // shared, not copied
+    res.set_content_provider(bytes->size(), "video/mp2t",
+                             [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(reinterpret_cast<const char*>(bytes->data()) + offset, length);
+                             });
+  });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     common_headers(res, "no-cache");
@@ -148,10 +178,10 @@ void HttpServer::routes() {
     res.set_content(f->body, f->content_type.c_str());
   });
 
+  // Statuses cpp-httplib makes itself (400, 414, ...) get a short text body; ours already have one.
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty()) {
-      const int status = res.status;
-      text_reply(res, status, status == 404 ? "not found" : "error " + std::to_string(status));
+    if (res.body.empty() && !res.has_header("Cache-Control")) {
+      text_reply(res, res.status, "error " + std::to_string(res.status));
     }
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {

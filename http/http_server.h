@@ -12,6 +12,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace livegate {
@@ -30,6 +31,8 @@ class HttpServer {
 
  private:
   void routes();
+  // The segment a request's path names, kept alive by `hls`; nullptr if there is none.
+  const Segment* find_segment(const httplib::Request& req, std::shared_ptr<const HlsSnapshot>& hls) const;
 
   const HttpConfig& config_;
   const StreamStore& store_;

@@ -8,6 +8,7 @@ import urllib.request
 
 import harness
 import hls_check
+import rtmp_client
 
 
 class HlsOutput(unittest.TestCase):
@@ -176,6 +177,29 @@ class HlsOutput(unittest.TestCase):
         for s in joined:
             self.fetch_segment("again", s["uri"], files)
             hls_check.check_segment(files[s["uri"]])
+
+    def test_timestamps_wrapping_past_32_bits(self):
+        # Our own RTMP client, because ffmpeg's FLV path keeps only 31 bits of timestamp.
+        media = harness.test_media(8, 640, 360, 30, gop_s=2)
+        rtmp_client.publish_flv(media, "127.0.0.1", self.lg.rtmp_port, "live", "wrap",
+                                ts_offset_ms=2**32 - 4000)  # wraps 4 s in
+        self.lg.wait_for(lambda: (self.playlist("wrap") or "").endswith("#EXT-X-ENDLIST\n"), 10, "wrap to end")
+        p = hls_check.PlaylistRules().check(self.playlist("wrap"))
+        self.assertEqual(len(p.segments), 4)
+        self.assertFalse(any(s["discontinuity"] for s in p.segments), "a wrap is not a discontinuity")
+        self.assertAlmostEqual(sum(s["duration"] for s in p.segments), 8.0, delta=1 / 30)
+        joined = b""
+        files = {}
+        for s in p.segments:
+            self.assertAlmostEqual(s["duration"], 2.0, delta=0.04)
+            self.fetch_segment("wrap", s["uri"], files)
+            hls_check.check_segment(files[s["uri"]])
+            with open(files[s["uri"]], "rb") as f:
+                joined += f.read()
+        self.assertEqual(hls_check.continuity_errors(joined), [])
+        v = self.lg.stream("wrap")["video"]["stats"]
+        self.assertGreater(v["last_dts_ms"], 2**32, "ingest extends timestamps past the wrap")
+        self.assertEqual(v["dts_backwards"], 0)
 
 
 class HlsOnDisk(unittest.TestCase):

@@ -50,11 +50,6 @@ class _Undefined:
 UNDEFINED = _Undefined()
 
 
-def _amf_key(k):
-    b = k.encode()
-    return struct.pack(">H", len(b)) + b
-
-
 def amf0_encode(*values):
     out = bytearray()
     for v in values:
@@ -72,7 +67,7 @@ def amf0_encode(*values):
         elif isinstance(v, dict):
             out += struct.pack(">BI", 8, len(v)) if isinstance(v, EcmaArray) else b"\x03"
             for k, item in v.items():
-                out += _amf_key(k) + amf0_encode(item)
+                out += struct.pack(">H", len(k.encode())) + k.encode() + amf0_encode(item)
             out += b"\x00\x00\x09"
         elif isinstance(v, (list, tuple)):
             out += struct.pack(">BI", 10, len(v)) + amf0_encode(*v)
@@ -103,32 +98,22 @@ def amf0_decode(data):
                 return d
             d[k] = value()
 
+    def ecma():
+        take(4)  # the count is only a hint. The end marker is what ends the array.
+        return props(EcmaArray())
+
+    readers = {
+        0: lambda: struct.unpack(">d", take(8))[0], 1: lambda: take(1)[0] != 0, 2: key,
+        3: lambda: props({}), 5: lambda: None, 6: lambda: UNDEFINED, 8: ecma,
+        10: lambda: [value() for _ in range(struct.unpack(">I", take(4))[0])],
+        11: lambda: struct.unpack(">dxx", take(10))[0],  # date: ms since epoch, then an unused time zone
+        12: lambda: take(struct.unpack(">I", take(4))[0]).decode(errors="replace")}
+
     def value():
         m = take(1)[0]
-        if m == 0:
-            return struct.unpack(">d", take(8))[0]
-        if m == 1:
-            return take(1)[0] != 0
-        if m == 2:
-            return key()
-        if m == 3:
-            return props({})
-        if m == 5:
-            return None
-        if m == 6:
-            return UNDEFINED
-        if m == 8:
-            take(4)  # the count is only a hint. The end marker is what ends the array.
-            return props(EcmaArray())
-        if m == 10:
-            return [value() for _ in range(struct.unpack(">I", take(4))[0])]
-        if m == 11:  # date: ms since epoch + a time zone that has to be 0
-            ms = struct.unpack(">d", take(8))[0]
-            take(2)
-            return ms
-        if m == 12:
-            return take(struct.unpack(">I", take(4))[0]).decode(errors="replace")
-        raise RtmpError(f"AMF0: unsupported marker {m}")
+        if m not in readers:
+            raise RtmpError(f"AMF0: unsupported marker {m}")
+        return readers[m]()
 
     values = []
     while pos < len(data):
@@ -150,10 +135,21 @@ class _InChunkStream:
 
 class RtmpPublisher:
     def __init__(self, host, port, app, key, timeout=10, chunk_size=4096):
-        self.app, self.key, self.host, self.port = app, key, host, port
-        self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._setup(socket.create_connection((host, port), timeout=timeout), host, port, app, key, timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._handshake()
+        if chunk_size is not None:
+            self.set_chunk_size(chunk_size)
+
+    @classmethod
+    def over_socket(cls, sock, timeout=10):
+        """Chunk codec on a socket that has already done the handshake. The self-test's fake server uses it."""
+        self = cls.__new__(cls)
+        self._setup(sock, "", 0, "", "", timeout)
+        return self
+
+    def _setup(self, sock, host, port, app, key, timeout):
+        self.sock, self.host, self.port, self.app, self.key, self.timeout = sock, host, port, app, key, timeout
         self._rbuf = bytearray()
         self._in = {}
         self.in_chunk_size = self.out_chunk_size = 128  # both directions start at 128 (RTMP 1.0 5.4.1)
@@ -162,9 +158,6 @@ class RtmpPublisher:
         self.commands = []  # every command received, decoded, for tests that want to look at them
         self.stream_id = None
         self._txn = 1
-        self._handshake()
-        if chunk_size is not None:
-            self.set_chunk_size(chunk_size)
 
     # ---- raw IO
     def send_raw(self, data):
@@ -193,7 +186,7 @@ class RtmpPublisher:
             # Tell the server how much we have received once a window's worth has arrived (RTMP 1.0 5.4.3).
             if self.window_ack_size and self.bytes_in - self._acked >= self.window_ack_size:
                 self._acked = self.bytes_in
-                self._send(2, 3, 0, 0, struct.pack(">I", self.bytes_in % TS_MOD))
+                self.send_message(2, 3, 0, 0, struct.pack(">I", self.bytes_in % TS_MOD))
         data = bytes(self._rbuf[:n])
         del self._rbuf[:n]
         return data
@@ -217,7 +210,7 @@ class RtmpPublisher:
             return bytes([fmt << 6, csid - 64])
         return bytes([fmt << 6 | 1, (csid - 64) & 0xFF, (csid - 64) >> 8])
 
-    def _send(self, csid, type_id, stream_id, timestamp, payload):
+    def send_message(self, csid, type_id, stream_id, timestamp, payload):
         """Sends one message with a fmt 0 header. Its continuation chunks are fmt 3."""
         ts = timestamp % TS_MOD
         ext = struct.pack(">I", ts) if ts >= EXTENDED else b""
@@ -232,11 +225,11 @@ class RtmpPublisher:
         self.sock.sendall(out)
 
     def set_chunk_size(self, size):
-        self._send(2, 1, 0, 0, struct.pack(">I", size & 0x7FFFFFFF))
+        self.send_message(2, 1, 0, 0, struct.pack(">I", size & 0x7FFFFFFF))
         self.out_chunk_size = size
 
     # ---- chunk reader
-    def _read_message(self):
+    def read_message(self):
         """Reads chunks until a message is complete, then returns (type_id, stream_id, timestamp, payload)."""
         while True:
             b = self._read(1)[0]
@@ -271,14 +264,14 @@ class RtmpPublisher:
             st.buf += self._read(min(self.in_chunk_size, st.length - len(st.buf)))
             if len(st.buf) >= st.length:
                 payload, st.buf = bytes(st.buf), bytearray()
-                if self._control(csid, st.type_id, payload):
+                if self._control(st.type_id, payload):
                     continue
                 return st.type_id, st.stream_id, st.ts, payload
 
-    def _control(self, csid, type_id, p):
+    def _control(self, type_id, p):
         """Handles protocol control and user control messages. Returns True if the message was consumed."""
         if type_id == 1 and len(p) >= 4:
-            self.in_chunk_size = struct.unpack(">I", p[:4])[0] & 0x7FFFFFFF
+            self.in_chunk_size = max(1, struct.unpack(">I", p[:4])[0] & 0x7FFFFFFF)  # 0 would never progress
         elif type_id == 2 and len(p) >= 4:  # abort: drop the partial message on that chunk stream
             self._in.get(struct.unpack(">I", p[:4])[0], _InChunkStream()).buf = bytearray()
         elif type_id == 5 and len(p) >= 4:
@@ -286,19 +279,18 @@ class RtmpPublisher:
         elif type_id == 6 and len(p) >= 4:
             self.peer_bandwidth = struct.unpack(">I", p[:4])[0]
         elif type_id == 4 and len(p) >= 6 and p[:2] == b"\x00\x06":  # PingRequest -> PingResponse
-            self._send(2, 4, 0, 0, b"\x00\x07" + p[2:6])
-        elif type_id == 3:
-            pass
-        else:
+            self.send_message(2, 4, 0, 0, b"\x00\x07" + p[2:6])
+        else:  # acknowledgements (type 3) are returned as well, so the fake server can see them
             return False
         return True
 
     # ---- commands
-    def _command(self, name, *args, stream_id=0, csid=3, txn=None):
+    def _command(self, name, *args, stream_id=0, csid=3, txn=None, cmd_obj=None):
+        """Sends name, transaction id, command object (null except for connect), then the arguments."""
         if txn is None:
             self._txn += 1
             txn = self._txn
-        self._send(csid, 20, stream_id, 0, amf0_encode(name, txn, None, *args))
+        self.send_message(csid, 20, stream_id, 0, amf0_encode(name, txn, cmd_obj, *args))
         return txn
 
     def _wait_command(self, match):
@@ -308,7 +300,7 @@ class RtmpPublisher:
         while True:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:
-                type_id, _, _, payload = self._read_message()
+                type_id, _, _, payload = self.read_message()
             except socket.timeout:
                 raise RtmpError("timed out waiting for the server's reply") from None
             finally:
@@ -336,10 +328,10 @@ class RtmpPublisher:
 
     def connect(self, tc_url=None, flash_ver="FMLE/3.0 (compatible; livegate-test)"):
         tc_url = tc_url or f"rtmp://{self.host}:{self.port}/{self.app}"
-        self._command("connect", {
+        self._command("connect", txn=1, cmd_obj={
             "app": self.app, "type": "nonprivate", "flashVer": flash_ver, "tcUrl": tc_url,
             "fpad": False, "capabilities": 15.0, "audioCodecs": 3191.0, "videoCodecs": 252.0,
-            "videoFunction": 1.0}, txn=1)
+            "videoFunction": 1.0})
         return self._wait_result(1, "connect")
 
     def create_stream(self):
@@ -360,13 +352,13 @@ class RtmpPublisher:
         return self._info_code(v)
 
     def send_metadata(self, metadata):
-        self._send(5, SCRIPT, self.stream_id or 0, 0,
-                   amf0_encode("@setDataFrame", "onMetaData", EcmaArray(metadata)))
+        self.send_message(5, SCRIPT, self.stream_id or 0, 0,
+                          amf0_encode("@setDataFrame", "onMetaData", EcmaArray(metadata)))
 
     def send_tag(self, tag_type, timestamp_ms, body):
         """Sends an FLV tag body as an audio (csid 4), video (csid 6) or data (csid 5) message."""
         csid = {AUDIO: 4, VIDEO: 6}.get(tag_type, 5)
-        self._send(csid, tag_type, self.stream_id or 0, timestamp_ms % TS_MOD, body)
+        self.send_message(csid, tag_type, self.stream_id or 0, timestamp_ms % TS_MOD, body)
 
     def unpublish(self):
         self._command("FCUnpublish", self.key)
@@ -439,9 +431,8 @@ def publish_flv(path, host, port, app, key, ts_offset_ms=0, realtime=False, loop
         start = time.monotonic()
         for loop in range(loops):
             for tag_type, ts, body in media:
-                rel = ts - first + loop * duration
-                if realtime:
-                    delay = start + rel / 1000.0 / speed - time.monotonic()
+                if realtime:  # due at the tag's time since the first tag, scaled by speed
+                    delay = start + (ts - first + loop * duration) / 1000.0 / speed - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
                 out_ts = (ts + ts_offset_ms + loop * duration) % TS_MOD
@@ -471,12 +462,9 @@ def main(argv=None):
     try:
         s = publish_flv(a.file, a.host, a.port, a.app, a.key, a.ts_offset_ms, a.realtime, a.loops,
                         a.speed, a.chunk_size, a.timeout)
-    except RtmpError as e:
-        if e.code:
+    except (RtmpError, OSError, ValueError) as e:
+        if isinstance(e, RtmpError) and e.code:
             print(e.code, flush=True)
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(s["status"])
