@@ -8,7 +8,9 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/uv_handle.h"
+#include "common/loop_poster.h"
 #include "http/http_server.h"
+#include "http/on_publish_hook.h"
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_registry.h"
 #include "segmenter/hls_segmenter.h"
@@ -24,6 +26,19 @@ namespace {
 
 constexpr uint64_t kTickMs = 1000;
 
+std::unique_ptr<PublishAuthorizer> make_authorizer(const AuthConfig& auth, LoopPoster& poster) {
+  if (!auth.keys.empty()) {
+    log_info("auth", "publishing needs one of " + std::to_string(auth.keys.size()) + " stream keys");
+    return std::make_unique<StaticKeyAuthorizer>(std::set<std::string>(auth.keys.begin(), auth.keys.end()));
+  }
+  if (!auth.on_publish.empty()) {
+    log_info("auth", "publishing is decided by " + auth.on_publish);
+    return std::make_unique<OnPublishHook>(auth, poster);
+  }
+  log_warn("auth", "publishing is open to anyone who can reach the RTMP port: set auth.keys or auth.on_publish");
+  return nullptr;
+}
+
 struct App {
   explicit App(const Config& c)
       : config(c),
@@ -31,7 +46,9 @@ struct App {
         monitor(store, std::chrono::seconds(c.hls.retention_s)),
         disk(c.hls.dir.empty() ? nullptr : std::make_unique<DiskWriter>(c.hls.dir, c.hls.disk_queue)),
         hls(c.hls, store, disk.get()),
-        rtmp(&loop, c.rtmp, registry),
+        poster(&loop),
+        authorizer(make_authorizer(c.auth, poster)),
+        rtmp(&loop, c.rtmp, registry, authorizer.get()),
         http(c.http, store) {}
 
   static uv_loop_t* init_loop(uv_loop_t* loop) {
@@ -47,6 +64,8 @@ struct App {
   StreamMonitor monitor;
   std::unique_ptr<DiskWriter> disk;  // finishes its queued files when destroyed, after `hls`
   HlsSegmenter hls;
+  LoopPoster poster;
+  std::unique_ptr<PublishAuthorizer> authorizer;  // null: publishing is open
   RtmpServer rtmp;
   HttpServer http;
   UvHandle<uv_signal_t> sigint, sigterm;
@@ -64,6 +83,7 @@ struct App {
     stopping = true;
     log_info("main", std::string("shutting down: ") + why);
     rtmp.stop();  // ends every publication: playlists get EXT-X-ENDLIST
+    poster.close();
     sigint.close();
     sigterm.close();
     ticker.close();

@@ -67,6 +67,8 @@ Setters make_setters(Config& c) {
   };
   RtmpConfig& r = c.rtmp;
   s["rtmp.max_connections"] = uint_key("rtmp.max_connections", r.max_connections, 1, 1000000);
+  s["rtmp.max_connections_per_ip"] = uint_key("rtmp.max_connections_per_ip", r.max_connections_per_ip, 1, 1000000);
+  s["rtmp.max_buffered_bytes"] = uint_key("rtmp.max_buffered_bytes", r.max_buffered_bytes, 65536, 1u << 30);
   s["rtmp.handshake_timeout_ms"] = uint_key("rtmp.handshake_timeout_ms", r.handshake_timeout_ms, 100, 600000);
   s["rtmp.publish_timeout_ms"] = uint_key("rtmp.publish_timeout_ms", r.publish_timeout_ms, 100, 600000);
   s["rtmp.idle_timeout_ms"] = uint_key("rtmp.idle_timeout_ms", r.idle_timeout_ms, 100, 3600000);
@@ -116,6 +118,29 @@ Setters make_setters(Config& c) {
     t.www_dir = v.get<std::string>();
     return {};
   };
+  AuthConfig& a = c.auth;
+  s["auth.keys"] = [&a](const json& v) -> Status {
+    if (!v.is_array()) return Error{"config: auth.keys must be an array of stream keys"};
+    a.keys.clear();
+    for (const json& k : v) {
+      if (!k.is_string() || k.get<std::string>().empty()) return Error{"config: auth.keys entries must be strings"};
+      a.keys.push_back(k.get<std::string>());
+    }
+    return {};
+  };
+  auto url_key = [](const std::string& key, std::string& field) {
+    return [&field, key](const json& v) -> Status {
+      if (!v.is_string() || !(v.get<std::string>().empty() || v.get<std::string>().rfind("http://", 0) == 0)) {
+        return Error{"config: " + key + " must be an http:// URL"};
+      }
+      field = v.get<std::string>();
+      return {};
+    };
+  };
+  s["auth.on_publish"] = url_key("auth.on_publish", a.on_publish);
+  s["auth.on_publish_done"] = url_key("auth.on_publish_done", a.on_publish_done);
+  s["auth.timeout_ms"] = uint_key("auth.timeout_ms", a.timeout_ms, 100, 60000);
+  s["auth.max_pending"] = uint_key("auth.max_pending", a.max_pending, 1, 100000);
   return s;
 }
 
@@ -140,7 +165,11 @@ Status apply_config_json(const std::string& json_text, Config& config) {
   if (doc.is_discarded()) return Error{"config: not valid JSON"};
   if (!doc.is_object()) return Error{"config: the top level must be a JSON object"};
   Setters setters = make_setters(config);
-  return apply_object(doc, "", setters);
+  if (Status s = apply_object(doc, "", setters); !s) return s;
+  if (!config.auth.keys.empty() && !config.auth.on_publish.empty()) {
+    return Error{"config: set auth.keys or auth.on_publish, not both"};
+  }
+  return {};
 }
 
 const char* usage_text() noexcept {

@@ -13,6 +13,7 @@ namespace livegate {
 // Limits and settings of the RTMP side. Every limit closes the offending connection, never more.
 struct RtmpConfig {
   uint32_t max_connections = 1000;        // concurrent RTMP connections; more are closed at accept
+  uint32_t max_connections_per_ip = 50;   // concurrent RTMP connections from one address
   uint32_t handshake_timeout_ms = 5000;   // from accept to a completed handshake
   uint32_t publish_timeout_ms = 10000;    // from the handshake to a publish command
   uint32_t idle_timeout_ms = 10000;       // a publisher that sends no media for this long is closed
@@ -20,6 +21,7 @@ struct RtmpConfig {
   uint32_t max_command_size = 64 << 10;   // command/data message bytes (AMF)
   uint32_t max_chunk_size = 65536;        // largest Set Chunk Size accepted from a peer
   uint32_t max_chunk_streams = 64;        // chunk stream ids with state per connection
+  uint32_t max_buffered_bytes = 4 << 20;  // bytes of incomplete messages held for one connection
   uint32_t amf_max_depth = 16;            // AMF0 object nesting
   uint32_t max_streams = 256;             // streams published at once
   uint32_t out_chunk_size = 4096;         // the chunk size we announce and send with
@@ -50,6 +52,15 @@ struct HttpConfig {
   std::string www_dir;                   // the player page's folder; "" finds it beside the binary
 };
 
+// Who may publish. No keys and no callback: anyone who reaches the RTMP port (logged at start).
+struct AuthConfig {
+  std::vector<std::string> keys;    // allowed stream keys
+  std::string on_publish;           // nginx-rtmp compatible callback URL: a 2xx answer allows
+  std::string on_publish_done;      // notified when an allowed publish ends
+  uint32_t timeout_ms = 3000;       // no answer in time refuses
+  uint32_t max_pending = 256;       // callbacks waiting; more are refused at once
+};
+
 struct Config {
   std::string bind = "0.0.0.0";
   uint16_t rtmp_port = 1935;
@@ -58,6 +69,7 @@ struct Config {
   RtmpConfig rtmp;
   HlsConfig hls;
   HttpConfig http;
+  AuthConfig auth;
 };
 
 // Applies a JSON document's keys to `config`; an unknown key or a bad value is an error naming it.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages livegate needs: `build` for compiling it, `test` for the test suite too.
+# Also the pinned npm packages (hls.js for the player page; playwright-core for the browser test).
 set -euo pipefail
 what=${1:-build}
 
@@ -8,7 +9,8 @@ build_pkgs=(build-essential cmake pkg-config
   nlohmann-json3-dev libcpp-httplib-dev doctest-dev)
 test_pkgs=(ffmpeg curl python3
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  chromium chromium-driver nginx)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -23,3 +25,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Node.js 20 and npm come with the machine image; Debian's npm package would conflict with them.
+if ! command -v npm >/dev/null; then
+  echo "error: npm not found. Install Node.js 20 with npm (e.g. from nodejs.org), then run $0 again." >&2
+  exit 1
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+npm_ci() {  # installs DIR's locked packages unless its node_modules is newer than package-lock.json
+  local dir=$1
+  [ -d "$dir/node_modules" ] && [ "$dir/node_modules" -nt "$dir/package-lock.json" ] && return
+  echo "npm ci in ${dir#"$root"/}/"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$dir/node_modules"
+}
+npm_ci "$root/www"
+[ "$what" = test ] && npm_ci "$root/tests/e2e"
+exit 0

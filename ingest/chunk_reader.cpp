@@ -101,7 +101,7 @@ Status ChunkReader::read_header(const uint8_t*& p, const uint8_t* end, const Han
       return fail("fmt " + std::to_string(fmt) + " chunk on csid " + std::to_string(csid) +
                   " with no previous header");
     if (streams_.size() >= limits_.max_chunk_streams)
-      return fail("too many chunk streams (limit " + std::to_string(limits_.max_chunk_streams) +
+      return fail("too many chunk streams (limit max_chunk_streams " + std::to_string(limits_.max_chunk_streams) +
                   ") at csid " + std::to_string(csid));
   } else if (st->in_progress && fmt != 3) {
     // Only fmt 3 may continue a message. Letting fmt 0/1 change the length of a half-received message
@@ -129,7 +129,7 @@ Status ChunkReader::read_header(const uint8_t*& p, const uint8_t* end, const Han
     length = be24(h + 3);
     // Checked before anything is allocated: the length is the peer's word, not bytes it has sent.
     if (length > limits_.max_message_size)
-      return fail("message length " + std::to_string(length) + " exceeds limit " +
+      return fail("message length " + std::to_string(length) + " exceeds limit max_message_size " +
                   std::to_string(limits_.max_message_size) + " on csid " + std::to_string(csid));
   }
 
@@ -247,7 +247,7 @@ Status ChunkReader::apply_control(const RtmpMessage& m) {
     if (v & 0x80000000u) return fail("set chunk size " + std::to_string(v) + " has the top bit set");
     if (v == 0 || v > limits_.max_chunk_size)
       return fail("set chunk size " + std::to_string(v) + " outside 1.." +
-                  std::to_string(limits_.max_chunk_size));
+                  std::to_string(limits_.max_chunk_size) + " (limit max_chunk_size)");
     chunk_size_ = v;
     return {};
   }

@@ -13,22 +13,25 @@ constexpr uint64_t kSweepIntervalMs = 250;
 // A publisher reads almost nothing from us; this much unsent means it stopped reading.
 constexpr size_t kMaxPendingWrite = 1 << 20;
 
-std::string peer_name(const uv_tcp_t* tcp) {
+// The peer's address as the socket reports it (never anything the client sends).
+struct PeerAddress {
+  std::string ip;
+  std::string display;  // "ip:port" or "[ip6]:port"
+};
+
+PeerAddress peer_address(const uv_tcp_t* tcp) {
   sockaddr_storage addr{};
   int len = sizeof addr;
-  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {"?", "?"};
   char ip[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
   if (addr.ss_family == AF_INET) {
     const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
     uv_ip4_name(a, ip, sizeof ip);
-    port = ntohs(a->sin_port);
-    return std::string(ip) + ":" + std::to_string(port);
+    return {ip, std::string(ip) + ":" + std::to_string(ntohs(a->sin_port))};
   }
   const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
   uv_ip6_name(a, ip, sizeof ip);
-  port = ntohs(a->sin6_port);
-  return "[" + std::string(ip) + "]:" + std::to_string(port);
+  return {ip, "[" + std::string(ip) + "]:" + std::to_string(ntohs(a->sin6_port))};
 }
 
 struct WriteRequest {
@@ -40,14 +43,18 @@ struct WriteRequest {
 
 class RtmpServer::Connection {
  public:
-  Connection(RtmpServer& server, uint64_t id, UvHandle<uv_tcp_t> tcp)
+  Connection(RtmpServer& server, uint64_t id, UvHandle<uv_tcp_t> tcp, const PeerAddress& peer)
       : server_(server),
         id_(id),
         tcp_(std::move(tcp)),
-        session_(server.config_, server.registry_, peer_name(tcp_.get()), id),
+        ip_(peer.ip),
+        session_(server.config_, server.registry_, server.authorizer_, peer.display, peer.ip, id),
         accepted_ms_(uv_now(server.loop_)) {
     tcp_.handle()->data = this;
     uv_tcp_nodelay(tcp_.get(), 1);
+    session_.set_output_ready([this] {
+      if (flush() && session_.closing()) close("refused");
+    });
   }
 
   int start() {
@@ -64,6 +71,7 @@ class RtmpServer::Connection {
   }
 
   const Session& session() const noexcept { return session_; }
+  const std::string& ip() const noexcept { return ip_; }
 
   // Returns the reason this connection should be closed now, or an empty string.
   std::string check_timeouts(uint64_t now) {
@@ -74,9 +82,8 @@ class RtmpServer::Connection {
         break;
       case Session::State::connecting:
       case Session::State::connected:
-        if (now - accepted_ms_ > c.handshake_timeout_ms + c.publish_timeout_ms) {
-          return "limit publish_timeout_ms reached without a publish";
-        }
+      case Session::State::authorizing:
+        if (now - handshake_done_ms_ > c.publish_timeout_ms) return "limit publish_timeout_ms reached without a publish";
         break;
       case Session::State::publishing:
         if (session_.media_messages() != last_media_count_) {
@@ -92,11 +99,13 @@ class RtmpServer::Connection {
     return {};
   }
 
+  // A limit is always worth a line; a client that leaves before connecting is not.
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
-    const bool was_publishing = session_.state() == Session::State::publishing;
-    if (was_publishing || session_.state() == Session::State::connected) {
+    if (reason.rfind("limit ", 0) == 0) {
+      log_warn(session_.subject(), "closed: " + reason);
+    } else if (session_.state() == Session::State::publishing || session_.state() == Session::State::connected) {
       log_info(session_.subject(), "closed: " + reason);
     } else {
       log_debug(session_.subject(), "closed: " + reason);
@@ -112,6 +121,13 @@ class RtmpServer::Connection {
       return;
     }
     Status s = session_.feed(Bytes(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(n)));
+    if (handshake_done_ms_ == 0 && session_.state() != Session::State::handshake) {
+      handshake_done_ms_ = uv_now(server_.loop_);
+    }
+    if (s && session_.buffered_bytes() > server_.config_.max_buffered_bytes) {
+      s = Error{"limit max_buffered_bytes (" + std::to_string(server_.config_.max_buffered_bytes) +
+                ") reached: " + std::to_string(session_.buffered_bytes()) + " bytes of unfinished messages"};
+    }
     const bool closing = session_.closing();
     if (!flush()) return;
     if (!s) {
@@ -161,16 +177,19 @@ class RtmpServer::Connection {
   RtmpServer& server_;
   uint64_t id_;
   UvHandle<uv_tcp_t> tcp_;
+  std::string ip_;
   Session session_;
   uint64_t accepted_ms_;
+  uint64_t handshake_done_ms_ = 0;
   uint64_t last_media_count_ = 0;
   uint64_t last_media_ms_ = 0;
   size_t pending_ = 0;
   bool closed_ = false;
 };
 
-RtmpServer::RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry)
-    : loop_(loop), config_(config), registry_(registry) {}
+RtmpServer::RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry,
+                       PublishAuthorizer* authorizer)
+    : loop_(loop), config_(config), registry_(registry), authorizer_(authorizer) {}
 
 RtmpServer::~RtmpServer() { stop(); }
 
@@ -211,15 +230,23 @@ void RtmpServer::on_connection(int status) {
   UvHandle<uv_tcp_t> tcp;
   if (tcp.init(uv_tcp_init, loop_, nullptr) != 0) return;
   if (uv_accept(listener_.stream(), tcp.stream()) != 0) return;
+  const PeerAddress peer = peer_address(tcp.get());
+  // Both refusals close the socket at once (tcp's destructor) and cost nothing more.
   if (conns_.size() >= config_.max_connections) {
-    log_warn("rtmp", "refused " + peer_name(tcp.get()) + ": limit max_connections (" +
+    log_warn("rtmp", "refused " + peer.display + ": limit max_connections (" +
                          std::to_string(config_.max_connections) + ") reached");
-    return;  // tcp's destructor closes the socket
+    return;
+  }
+  if (per_ip_[peer.ip] >= config_.max_connections_per_ip) {
+    log_warn("rtmp", "refused " + peer.display + ": limit max_connections_per_ip (" +
+                         std::to_string(config_.max_connections_per_ip) + ") reached");
+    return;
   }
   const uint64_t id = next_id_++;
-  auto conn = std::make_unique<Connection>(*this, id, std::move(tcp));
+  auto conn = std::make_unique<Connection>(*this, id, std::move(tcp), peer);
   if (conn->start() != 0) return;
   log_debug(conn->session().subject(), "accepted");
+  ++per_ip_[peer.ip];
   conns_.emplace(id, std::move(conn));
 }
 
@@ -234,7 +261,12 @@ void RtmpServer::sweep() {
   }
 }
 
-void RtmpServer::destroy(uint64_t id) { conns_.erase(id); }
+void RtmpServer::destroy(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  if (auto ip = per_ip_.find(it->second->ip()); ip != per_ip_.end() && --ip->second == 0) per_ip_.erase(ip);
+  conns_.erase(it);
+}
 
 void RtmpServer::stop() {
   listener_.close();

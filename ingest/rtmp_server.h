@@ -12,13 +12,15 @@
 #include "common/config.h"
 #include "common/result.h"
 #include "common/uv_handle.h"
+#include "ingest/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {
 
 class RtmpServer {
  public:
-  RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry);
+  // `authorizer` may be null: anyone may publish.
+  RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry, PublishAuthorizer* authorizer);
   ~RtmpServer();
   RtmpServer(const RtmpServer&) = delete;
   RtmpServer& operator=(const RtmpServer&) = delete;
@@ -39,9 +41,11 @@ class RtmpServer {
   uv_loop_t* loop_;
   const RtmpConfig& config_;
   StreamRegistry& registry_;
+  PublishAuthorizer* authorizer_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_timer_t> sweep_timer_;
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;
+  std::map<std::string, uint32_t> per_ip_;  // open connections by peer address
   uint64_t next_id_ = 1;
   uint16_t port_ = 0;
   // One read buffer for every connection: a read is consumed before the callback returns.

@@ -56,10 +56,13 @@ int64_t unix_ms_now() {
 
 }  // namespace
 
-Session::Session(const RtmpConfig& config, StreamRegistry& registry, std::string peer, uint64_t id)
+Session::Session(const RtmpConfig& config, StreamRegistry& registry, PublishAuthorizer* authorizer,
+                 std::string peer, std::string peer_ip, uint64_t id)
     : config_(config),
       registry_(registry),
+      authorizer_(authorizer),
       peer_(std::move(peer)),
+      peer_ip_(std::move(peer_ip)),
       id_(id),
       subject_("rtmp#" + std::to_string(id) + " " + peer_),
       handshake_(static_cast<uint32_t>(unix_ms_now())),
@@ -67,6 +70,8 @@ Session::Session(const RtmpConfig& config, StreamRegistry& registry, std::string
   amf_limits_.max_depth = config.amf_max_depth;
   amf_limits_.max_string = config.max_command_size;
 }
+
+Session::~Session() { end_publish("connection closed"); }
 
 Status Session::feed(Bytes in) {
   if (state_ == State::handshake) {
@@ -77,7 +82,9 @@ Status Session::feed(Bytes in) {
     state_ = State::connecting;
     log_debug(subject_, handshake_.used_digest() ? "handshake done (digest)" : "handshake done (simple)");
   }
+  in_feed_ = true;
   Status s = chunks_.feed(in, [this](RtmpMessage&& m) { return on_message(std::move(m)); });
+  in_feed_ = false;
   maybe_acknowledge();
   return s;
 }
@@ -161,7 +168,7 @@ Status Session::on_command(const RtmpMessage& msg, Bytes amf) {
                                           {"description", amf0::Value::String(key)}})});
     return {};
   }
-  if (name == "publish") return handle_publish(msg, txn, v);
+  if (name == "publish") return handle_publish(msg, v);
   if (name == "FCUnpublish") {
     end_publish("FCUnpublish");
     return {};
@@ -228,37 +235,56 @@ Status Session::handle_connect(double txn, const amf0::Value* command_object) {
   return {};
 }
 
-Status Session::handle_publish(const RtmpMessage& msg, double txn, const std::vector<amf0::Value>& args) {
-  (void)txn;
+Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::Value>& args) {
   if (std::find(streams_.begin(), streams_.end(), msg.stream_id) == streams_.end()) {
     return Error{"rtmp: publish on stream " + std::to_string(msg.stream_id) + " that was not created"};
   }
-  if (publication_) return Error{"rtmp: second publish on one connection"};
+  if (publication_ || state_ == State::authorizing) return Error{"rtmp: second publish on one connection"};
   const std::string full = args.size() > 3 && args[3].is_string() ? args[3].string : "";
-  const std::string key = full.substr(0, full.find('?'));
-  const StreamName name{app_, key};
-  if (!valid_key(key)) {
-    send_status(msg.stream_id, "error", "NetStream.Publish.BadName", "invalid stream key");
-    closing_ = true;
-    log_warn(subject_, "publish refused: invalid stream key");
+  const size_t q = full.find('?');
+  PublishRequest request{{app_, full.substr(0, q)}, q == std::string::npos ? "" : full.substr(q + 1), peer_ip_, tc_url_};
+  if (!valid_key(request.name.key)) {
+    refuse_publish(msg.stream_id, "invalid stream key", "invalid stream key");
     return {};
   }
-  PublishInfo info{id_, peer_, encoder_, unix_ms_now()};
-  Result<Publication> pub = registry_.publish(name, info);
-  if (!pub) {
-    send_status(msg.stream_id, "error", "NetStream.Publish.BadName", pub.error());
-    closing_ = true;
-    log_warn(subject_, "publish of " + name.path() + " refused: " + pub.error());
+  if (!authorizer_) {
+    finish_publish(msg.stream_id, request, {});
     return {};
   }
-  publication_ = std::move(pub).value();
-  publish_stream_id_ = msg.stream_id;
-  demuxer_ = std::make_unique<MediaDemuxer>(name, publication_.sink());
-  state_ = State::publishing;
-  send_user_control(kStreamBegin, msg.stream_id);
-  send_status(msg.stream_id, "status", "NetStream.Publish.Start", name.path() + " is now published");
-  log_info(subject_, "publishing " + name.path());
+  state_ = State::authorizing;
+  const uint32_t stream_id = msg.stream_id;
+  authorizer_->authorize(request, [weak = std::weak_ptr<Session*>(alive_), stream_id, request](Status decision) {
+    const auto alive = weak.lock();
+    if (!alive) return;  // the publisher left while we were asking
+    Session& self = **alive;
+    self.finish_publish(stream_id, request, decision);
+    // An answer inside feed() leaves with feed()'s output; a later one must be sent by itself.
+    if (!self.in_feed_ && self.output_ready_) self.output_ready_();
+  });
   return {};
+}
+
+void Session::refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why) {
+  send_status(stream_id, "error", "NetStream.Publish.BadName", why);
+  closing_ = true;
+  log_warn(subject_, "publish of " + what + " refused: " + why);
+}
+
+void Session::finish_publish(uint32_t stream_id, const PublishRequest& request, const Status& decision) {
+  state_ = State::connected;
+  const std::string path = request.name.path();
+  if (!decision) return refuse_publish(stream_id, path, decision.error());
+  PublishInfo info{id_, peer_, encoder_, unix_ms_now()};
+  Result<Publication> pub = registry_.publish(request.name, info);
+  if (!pub) return refuse_publish(stream_id, path, pub.error());
+  publication_ = std::move(pub).value();
+  publish_request_ = request;
+  publish_stream_id_ = stream_id;
+  demuxer_ = std::make_unique<MediaDemuxer>(request.name, publication_.sink());
+  state_ = State::publishing;
+  send_user_control(kStreamBegin, stream_id);
+  send_status(stream_id, "status", "NetStream.Publish.Start", path + " is now published");
+  log_info(subject_, "publishing " + path);
 }
 
 void Session::end_publish(const char* why) {
@@ -267,6 +293,7 @@ void Session::end_publish(const char* why) {
   demuxer_.reset();
   publication_.end();
   state_ = State::connected;
+  if (authorizer_) authorizer_->publish_done(publish_request_);
 }
 
 Status Session::on_data(Bytes amf) {
@@ -286,6 +313,7 @@ Status Session::on_data(Bytes amf) {
 }
 
 Status Session::on_media(uint8_t type, RtmpMs ts, Bytes payload) {
+  if (state_ == State::authorizing) return {};  // a client that did not wait for Publish.Start
   if (!demuxer_) return Error{"rtmp: media before publish"};
   ++media_messages_;
   if (payload.empty()) return {};

@@ -14,15 +14,19 @@
 #include "ingest/chunk_writer.h"
 #include "ingest/handshake.h"
 #include "ingest/media_demuxer.h"
+#include "ingest/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {
 
 class Session {
  public:
-  enum class State { handshake, connecting, connected, publishing };
+  enum class State { handshake, connecting, connected, authorizing, publishing };
 
-  Session(const RtmpConfig& config, StreamRegistry& registry, std::string peer, uint64_t id);
+  // `authorizer` may be null (anyone may publish). `peer_ip` is the socket's address, for auth.
+  Session(const RtmpConfig& config, StreamRegistry& registry, PublishAuthorizer* authorizer, std::string peer,
+          std::string peer_ip, uint64_t id);
+  ~Session();
 
   // Feeds bytes read from the socket; replies are appended to output(). A failed status means the
   // connection must be closed; its reason says why (the caller logs it).
@@ -30,6 +34,8 @@ class Session {
 
   // Bytes waiting to be written; the caller sends and clears them.
   std::vector<uint8_t>& output() noexcept { return out_; }
+  // Called when output appears outside feed(), i.e. when an asynchronous publish decision arrives.
+  void set_output_ready(std::function<void()> callback) { output_ready_ = std::move(callback); }
 
   State state() const noexcept { return state_; }
   // The session asked to be closed once its output is flushed (e.g. a refused publish).
@@ -49,7 +55,9 @@ class Session {
   Status on_media(uint8_t type, RtmpMs ts, Bytes payload);
 
   Status handle_connect(double txn, const amf0::Value* command_object);
-  Status handle_publish(const RtmpMessage& msg, double txn, const std::vector<amf0::Value>& args);
+  Status handle_publish(const RtmpMessage& msg, const std::vector<amf0::Value>& args);
+  void finish_publish(uint32_t stream_id, const PublishRequest& request, const Status& decision);
+  void refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why);
   void end_publish(const char* why);
 
   void send(uint32_t csid, uint8_t type, uint32_t stream_id, Bytes payload);
@@ -61,7 +69,9 @@ class Session {
 
   const RtmpConfig& config_;
   StreamRegistry& registry_;
+  PublishAuthorizer* authorizer_;
   std::string peer_;
+  std::string peer_ip_;
   uint64_t id_;
   std::string subject_;
   amf0::Limits amf_limits_;
@@ -72,6 +82,7 @@ class Session {
   ChunkWriter writer_;
   std::vector<uint8_t> out_;
   bool closing_ = false;
+  bool in_feed_ = false;  // an authorizer that answers at once needs no output_ready_ call
 
   std::string app_;
   std::string encoder_;
@@ -80,6 +91,10 @@ class Session {
   std::vector<uint32_t> streams_;  // created by createStream
   uint32_t publish_stream_id_ = 0;
   Publication publication_;
+  PublishRequest publish_request_;  // what the authorizer allowed, for publish_done
+  std::function<void()> output_ready_;
+  // Expires with the session, so a publish decision that arrives later finds nobody to call.
+  std::shared_ptr<Session*> alive_ = std::make_shared<Session*>(this);
   std::unique_ptr<MediaDemuxer> demuxer_;
   uint64_t media_messages_ = 0;
 

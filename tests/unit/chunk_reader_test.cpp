@@ -488,7 +488,7 @@ TEST_CASE("chunk reader: message length over the limit is refused from the heade
   Msgs m;
   Status s = feed(r, in, m);
   REQUIRE(!s.ok());
-  CHECK(s.error() == "rtmp chunk: message length 16777215 exceeds limit 2097152 on csid 6");
+  CHECK(s.error() == "rtmp chunk: message length 16777215 exceeds limit max_message_size 2097152 on csid 6");
   CHECK(r.buffered_bytes() == in.size());  // the 12 header bytes, nothing for the payload
 
   ChunkLimits small;
@@ -497,7 +497,7 @@ TEST_CASE("chunk reader: message length over the limit is refused from the heade
   hdr0(in, 3, 0, 10, 9, 1);
   in.insert(in.end(), 10, 0);
   hdr1(in, 3, 0, 101, 9);
-  CHECK(error_of(in, small) == "rtmp chunk: message length 101 exceeds limit 100 on csid 3");
+  CHECK(error_of(in, small) == "rtmp chunk: message length 101 exceeds limit max_message_size 100 on csid 3");
 }
 
 TEST_CASE("chunk reader: set chunk size out of range is refused") {
@@ -506,10 +506,10 @@ TEST_CASE("chunk reader: set chunk size out of range is refused") {
     control(in, msg_type::set_chunk_size, size);
     return error_of(in);
   };
-  CHECK(with_size(0) == "rtmp chunk: set chunk size 0 outside 1..65536");
-  CHECK(with_size(0x7FFFFFFF) == "rtmp chunk: set chunk size 2147483647 outside 1..65536");
+  CHECK(with_size(0) == "rtmp chunk: set chunk size 0 outside 1..65536 (limit max_chunk_size)");
+  CHECK(with_size(0x7FFFFFFF) == "rtmp chunk: set chunk size 2147483647 outside 1..65536 (limit max_chunk_size)");
   CHECK(with_size(0x80000000) == "rtmp chunk: set chunk size 2147483648 has the top bit set");
-  CHECK(with_size(65537) == "rtmp chunk: set chunk size 65537 outside 1..65536");
+  CHECK(with_size(65537) == "rtmp chunk: set chunk size 65537 outside 1..65536 (limit max_chunk_size)");
   CHECK(with_size(65536) == "(no error)");
   CHECK(with_size(1) == "(no error)");
   Buf shortp = {0x02, 0, 0, 0, 0, 0, 2, 0x01, 0, 0, 0, 0, 0x10, 0x00};
@@ -527,7 +527,7 @@ TEST_CASE("chunk reader: too many chunk streams") {
   CHECK(parse(in, limits).size() == 4);
   hdr0(in, 70, 0, 1, 8, 1);
   in.push_back(0);
-  CHECK(error_of(in, limits) == "rtmp chunk: too many chunk streams (limit 3) at csid 70");
+  CHECK(error_of(in, limits) == "rtmp chunk: too many chunk streams (limit max_chunk_streams 3) at csid 70");
 }
 
 TEST_CASE("chunk reader: a new message header mid-message is refused") {

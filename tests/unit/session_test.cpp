@@ -60,7 +60,7 @@ void connect_and_publish(Session& s, RtmpTestClient& c, const std::string& key) 
 
 TEST_CASE("session: connect, createStream and publish as ffmpeg does, then media becomes access units") {
   Fixture f;
-  Session s(f.config, f.registry, "127.0.0.1:5000", 1);
+  Session s(f.config, f.registry, nullptr, "127.0.0.1:5000", "127.0.0.1", 1);
   RtmpTestClient c;
   connect_and_publish(s, c, "cam1?token=abc");
   CHECK(c.last_code() == "NetStream.Publish.Start");
@@ -100,7 +100,7 @@ TEST_CASE("session: connect, createStream and publish as ffmpeg does, then media
 
 TEST_CASE("session: the digest handshake is answered in kind") {
   Fixture f;
-  Session s(f.config, f.registry, "127.0.0.1:5000", 1);
+  Session s(f.config, f.registry, nullptr, "127.0.0.1:5000", "127.0.0.1", 1);
   RtmpTestClient c(/*digest=*/true);
   REQUIRE(exchange(s, c, c.start()));
   CHECK(c.error.empty());
@@ -109,12 +109,12 @@ TEST_CASE("session: the digest handshake is answered in kind") {
 
 TEST_CASE("session: a second publisher on a live key is refused and the first is untouched") {
   Fixture f;
-  Session first(f.config, f.registry, "127.0.0.1:5000", 1);
+  Session first(f.config, f.registry, nullptr, "127.0.0.1:5000", "127.0.0.1", 1);
   RtmpTestClient c1;
   connect_and_publish(first, c1, "cam");
   REQUIRE(exchange(first, c1, c1.message(6, msg_type::video, 1, 0, kAvcSequenceHeader)));
 
-  Session second(f.config, f.registry, "127.0.0.1:5001", 2);
+  Session second(f.config, f.registry, nullptr, "127.0.0.1:5001", "127.0.0.1", 2);
   RtmpTestClient c2;
   connect_and_publish(second, c2, "cam");
   CHECK(c2.last_code() == "NetStream.Publish.BadName");
@@ -129,7 +129,7 @@ TEST_CASE("session: a second publisher on a live key is refused and the first is
 TEST_CASE("session: a publisher that goes away ends its stream") {
   Fixture f;
   {
-    Session s(f.config, f.registry, "127.0.0.1:5000", 1);
+    Session s(f.config, f.registry, nullptr, "127.0.0.1:5000", "127.0.0.1", 1);
     RtmpTestClient c;
     connect_and_publish(s, c, "gone");
     CHECK(f.registry.is_published({"live", "gone"}));
@@ -141,33 +141,33 @@ TEST_CASE("session: a publisher that goes away ends its stream") {
 TEST_CASE("session: protocol misuse is an error value") {
   Fixture f;
   SUBCASE("media before publish") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
     CHECK_FALSE(exchange(s, c, c.message(6, msg_type::video, 1, 0, kKeyframe)));
   }
   SUBCASE("publish before connect") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
     CHECK_FALSE(exchange(s, c, c.command(1, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
   }
   SUBCASE("publish on a stream that was never created") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
     REQUIRE(exchange(s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("live")}})})));
     CHECK_FALSE(exchange(s, c, c.command(7, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
   }
   SUBCASE("bad RTMP version") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     const std::vector<uint8_t> tls{0x16, 0x03, 0x01};
     Status st = s.feed(tls);
     REQUIRE_FALSE(st);
     CHECK(st.error().find("version") != std::string::npos);
   }
   SUBCASE("unknown application is rejected") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
     REQUIRE(exchange(s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("other")}})})));
@@ -176,7 +176,7 @@ TEST_CASE("session: protocol misuse is an error value") {
   }
   SUBCASE("invalid stream keys are refused") {
     for (const char* key : {"", "../etc", "a/b", "with space", ".hidden"}) {
-      Session s(f.config, f.registry, "p", 1);
+      Session s(f.config, f.registry, nullptr, "p", "p", 1);
       RtmpTestClient c;
       connect_and_publish(s, c, key);
       CHECK(c.last_code() == "NetStream.Publish.BadName");
@@ -184,7 +184,7 @@ TEST_CASE("session: protocol misuse is an error value") {
     }
   }
   SUBCASE("unknown commands get a clean _error and the session continues") {
-    Session s(f.config, f.registry, "p", 1);
+    Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     connect_and_publish(s, c, "k");
     REQUIRE(exchange(s, c, c.command(0, {V::String("play"), V::Number(9), V::Null(), V::String("k")})));
@@ -195,7 +195,7 @@ TEST_CASE("session: protocol misuse is an error value") {
 
 TEST_CASE("session: ping requests are answered and acknowledgements sent per window") {
   Fixture f;
-  Session s(f.config, f.registry, "p", 1);
+  Session s(f.config, f.registry, nullptr, "p", "p", 1);
   RtmpTestClient c;
   connect_and_publish(s, c, "k");
   c.messages.clear();
@@ -212,4 +212,87 @@ TEST_CASE("session: ping requests are answered and acknowledgements sent per win
   bool acked = false;
   for (const auto& m : c.messages) acked |= m.type == msg_type::ack;
   CHECK(acked);
+}
+
+namespace {
+
+// Holds the decision until the test gives it, as a slow HTTP callback would.
+struct DeferredAuthorizer final : PublishAuthorizer {
+  std::vector<Decision> pending;
+  std::vector<PublishRequest> requests;
+  int done_calls = 0;
+  void authorize(const PublishRequest& r, Decision done) override {
+    requests.push_back(r);
+    pending.push_back(std::move(done));
+  }
+  void publish_done(const PublishRequest&) override { ++done_calls; }
+};
+
+}  // namespace
+
+TEST_CASE("session: static stream keys allow and refuse") {
+  Fixture f;
+  StaticKeyAuthorizer keys({"secret"});
+  Session ok(f.config, f.registry, &keys, "p", "10.0.0.1", 1);
+  RtmpTestClient c1;
+  connect_and_publish(ok, c1, "secret");
+  CHECK(c1.last_code() == "NetStream.Publish.Start");
+
+  Session bad(f.config, f.registry, &keys, "p", "10.0.0.2", 2);
+  RtmpTestClient c2;
+  connect_and_publish(bad, c2, "guess");
+  CHECK(c2.last_code() == "NetStream.Publish.BadName");
+  CHECK(bad.closing());
+  CHECK_FALSE(f.registry.is_published({"live", "guess"}));
+}
+
+TEST_CASE("session: an asynchronous publish decision is applied when it arrives") {
+  Fixture f;
+  DeferredAuthorizer auth;
+  Session s(f.config, f.registry, &auth, "10.0.0.1:4000", "10.0.0.1", 1);
+  int output_ready = 0;
+  s.set_output_ready([&] { ++output_ready; });
+  RtmpTestClient c;
+  connect_and_publish(s, c, "cam?token=abc&x=1");
+  CHECK(s.state() == Session::State::authorizing);
+  CHECK_FALSE(c.received_command("onStatus"));  // no answer to publish yet
+  REQUIRE(auth.requests.size() == 1);
+  CHECK(auth.requests[0].name.key == "cam");
+  CHECK(auth.requests[0].query == "token=abc&x=1");
+  CHECK(auth.requests[0].addr == "10.0.0.1");
+  CHECK(auth.requests[0].tc_url == "rtmp://127.0.0.1/live");
+
+  // Media from a client that did not wait is dropped, not an error.
+  CHECK(exchange(s, c, c.message(6, msg_type::video, 1, 0, kAvcSequenceHeader)));
+
+  auth.pending[0](Status{});
+  CHECK(output_ready == 1);
+  c.receive(s.output());
+  CHECK(c.last_code() == "NetStream.Publish.Start");
+  CHECK(s.state() == Session::State::publishing);
+  CHECK(f.registry.is_published({"live", "cam"}));
+  REQUIRE(exchange(s, c, c.command(0, {V::String("deleteStream"), V::Number(7), V::Null(), V::Number(1)})));
+  CHECK(auth.done_calls == 1);
+}
+
+TEST_CASE("session: a refusal that arrives later closes; a decision for a gone session is ignored") {
+  Fixture f;
+  DeferredAuthorizer auth;
+  {
+    Session s(f.config, f.registry, &auth, "p", "10.0.0.1", 1);
+    RtmpTestClient c;
+    connect_and_publish(s, c, "cam");
+    auth.pending[0](Status{Error{"callback answered 403"}});
+    c.receive(s.output());
+    CHECK(c.last_code() == "NetStream.Publish.BadName");
+    CHECK(s.closing());
+  }
+  {
+    Session s(f.config, f.registry, &auth, "p", "10.0.0.1", 2);
+    RtmpTestClient c;
+    connect_and_publish(s, c, "cam");
+  }
+  auth.pending[1](Status{});  // the session is gone: nothing happens, nothing is published
+  CHECK_FALSE(f.registry.is_published({"live", "cam"}));
+  CHECK(auth.done_calls == 0);
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""End-to-end: headless Chromium plays a published stream in the player page, from livegate and through nginx."""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402
+
+ARTIFACTS = os.path.join(os.getcwd(), "artifacts")  # set from --artifacts
+
+
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class NginxEdge:
+    """Debian's nginx in the foreground, configured from deploy/nginx-edge.conf, caching in a temp dir."""
+
+    def __init__(self, origin_port):
+        # Not under harness.WORK (mode 0700): started as root, nginx workers run as nobody and need a way in.
+        self.dir = tempfile.mkdtemp(prefix="livegate-edge-")
+        os.chmod(self.dir, 0o755)
+        self.port = harness.free_port()
+        values = {"EDGE_LISTEN": f"127.0.0.1:{self.port}", "ORIGIN": f"127.0.0.1:{origin_port}",
+                  "CACHE_DIR": self.dir, "PID_FILE": f"{self.dir}/nginx.pid",
+                  "ERROR_LOG": f"{self.dir}/error.log", "ACCESS_LOG": f"{self.dir}/access.log"}
+        with open(os.path.join(ROOT, "deploy", "nginx-edge.conf")) as f:
+            conf = re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m.group(1)], f.read())
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-e", f"{self.dir}/error.log", "-c", path,
+                                      "-g", "daemon off;"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                if fetch(self.url("/healthz"))[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not become ready:\n" + self.logs())
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def logs(self):
+        out = []
+        for name in ("stderr.log", "error.log", "access.log"):
+            p = os.path.join(self.dir, name)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out.append(f"--- nginx {name} ---\n" + f.read()[-3000:])
+        return "\n".join(out)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: master and workers exit
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PlayerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for path, fix in ((os.path.join(HERE, "node_modules", "playwright-core"), "npm ci in tests/e2e"),
+                          (os.path.join(ROOT, "www", "node_modules", "hls.js"), "npm ci in www"),
+                          ("/usr/bin/chromium", "apt-get install chromium")):
+            if not os.path.exists(path):
+                raise RuntimeError(f"{path} is missing: run deploy/install-deps.sh test ({fix})")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        cls.media = harness.test_media(seconds=10, width=1280, height=720)
+        cls.lg = harness.Livegate(config={"http": {"www_dir": os.path.join(ROOT, "www")}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lg.stop()
+
+    def publish(self, key):
+        pub = harness.ffmpeg_publish(self.media, self.lg.rtmp_url(key), realtime=True, loop=True)
+        self.addCleanup(lambda: (pub.terminate(), pub.communicate(timeout=10)))
+
+        def ready():  # three segments listed: hls.js can start at its sync point right away
+            s = self.lg.stream(key)
+            return s and s["state"] == "live" and s["hls"] and s["hls"]["segments_listed"] >= 3
+        self.lg.wait_for(ready, 30, f"live/{key} to list three segments")
+
+    def play(self, page_url, screenshot, extra_log=""):
+        proc = subprocess.run(["node", os.path.join(HERE, "play.mjs"), page_url, screenshot, "6", "40"],
+                              cwd=HERE, capture_output=True, text=True, timeout=180)
+        lines = proc.stdout.strip().splitlines()
+        context = f"\nnode stderr:\n{proc.stderr[-3000:]}\n--- livegate log ---\n{self.lg.log_text()}\n{extra_log}"
+        self.assertTrue(lines, "play.mjs printed nothing" + context)
+        r = json.loads(lines[-1])
+        print(f"\n{page_url}: currentTime {r.get('startTime')} -> {r.get('endTime')}, "
+              f"{r.get('videoWidth')}x{r.get('videoHeight')}, fatal={r.get('fatal')}, errors={r.get('errors')}, "
+              f"status: {r.get('status')}", file=sys.stderr)
+        context = "\n" + json.dumps(r, indent=1) + context
+        self.assertNotIn("failure", r, context)
+        self.assertFalse(r["fatal"], "fatal hls.js error" + context)
+        self.assertGreaterEqual(r["endTime"] - r["startTime"], 6.0, "playback did not advance 6 s" + context)
+        self.assertEqual(r["videoWidth"], 1280, context)
+        self.assertEqual(r["videoHeight"], 720, context)
+        return r
+
+    def test_a_plays_from_origin(self):
+        self.publish("direct")
+        self.play(f"http://127.0.0.1:{self.lg.http_port}/?stream=live/direct", os.path.join(ARTIFACTS, "player.png"))
+
+    def test_b_plays_through_nginx_cache(self):
+        self.publish("edge")
+        edge = NginxEdge(self.lg.http_port)
+        self.addCleanup(edge.stop)
+        self.play(edge.url("/?stream=live/edge"), os.path.join(ARTIFACTS, "player-edge.png"), edge.logs())
+        origin = f"http://127.0.0.1:{self.lg.http_port}"
+        playlist = "/live/edge/index.m3u8"
+
+        # The browser is gone: wait for a segment nobody has fetched yet, then fetch it twice via the edge.
+        def segments():
+            return re.findall(r"^[^#\s].*\.ts$", fetch(origin + playlist)[2].decode(), re.M)
+        seen = set(segments())
+        fresh = self.lg.wait_for(lambda: [s for s in segments() if s not in seen], 15, "a new segment")[-1]
+        seg_path = f"/live/edge/{fresh}"
+        statuses = []
+        for _ in range(2):
+            status, headers, body = fetch(edge.url(seg_path))
+            self.assertEqual(status, 200, edge.logs())
+            self.assertEqual(headers["Content-Type"], "video/mp2t")
+            statuses.append(headers["X-Cache-Status"])
+            self.assertEqual(body, fetch(origin + seg_path)[2], "segment bytes differ through the edge")
+        self.assertEqual(statuses, ["MISS", "HIT"], edge.logs())
+
+        # nginx keeps max-age in whole seconds (valid while now <= fetch second + 1), so 2.1 s is past it.
+        pl = []
+        for wait in (0, 0, 2.1, 2.1):
+            time.sleep(wait)
+            status, headers, _ = fetch(edge.url(playlist))
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Cache-Control"], "max-age=1")
+            pl.append(headers["X-Cache-Status"])
+        self.assertEqual(pl[1], "HIT", f"an immediate refetch should be cached: {pl}\n{edge.logs()}")
+        self.assertIn(pl[2], ("MISS", "EXPIRED"), f"playlist served past max-age: {pl}\n{edge.logs()}")
+        self.assertIn(pl[3], ("MISS", "EXPIRED"), f"playlist served past max-age: {pl}\n{edge.logs()}")
+
+        api = [fetch(edge.url("/api/streams"))[1]["X-Cache-Status"] for _ in range(2)]
+        self.assertNotIn("HIT", api, "the no-cache API was cached")
+        print(f"edge cache: segment {statuses}, playlist {pl}, api {api}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--artifacts")
+    own, rest = parser.parse_known_args()
+    if own.artifacts:
+        ARTIFACTS = os.path.abspath(own.artifacts)
+    sys.argv = [sys.argv[0], *rest]
+    try:
+        harness.main()
+    except SystemExit as done:
+        if done.code == 0:  # keep logs and media of a failed run for a look
+            shutil.rmtree(harness.WORK, ignore_errors=True)
+        raise
