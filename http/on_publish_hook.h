@@ -13,7 +13,7 @@
 
 #include "common/config.h"
 #include "common/loop_poster.h"
-#include "ingest/publish_auth.h"
+#include "common/publish_auth.h"
 
 namespace livegate {
 

@@ -12,7 +12,7 @@
 #include "common/config.h"
 #include "common/result.h"
 #include "common/uv_handle.h"
-#include "ingest/publish_auth.h"
+#include "common/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {

@@ -14,7 +14,7 @@
 #include "ingest/chunk_writer.h"
 #include "ingest/handshake.h"
 #include "ingest/media_demuxer.h"
-#include "ingest/publish_auth.h"
+#include "common/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {

@@ -1,4 +1,4 @@
-// Who may publish: the interface Session asks, and the two answers that need no I/O (open, static
+// Who may publish: the interface ingest's Session asks, and the answer that needs no I/O (static
 // keys). An HTTP callback (nginx-rtmp's on_publish) implements it elsewhere, off the loop thread.
 #pragma once
 
