@@ -10,7 +10,8 @@ build_pkgs=(build-essential cmake pkg-config
 test_pkgs=(ffmpeg curl python3
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  chromium chromium-driver nginx)
+  chromium chromium-driver nginx
+  clang libclang-rt-14-dev)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
@@ -26,10 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Node.js 20 and npm come with the machine image; Debian's npm package would conflict with them.
+# npm installs the pinned front-end packages. A machine that already has Node.js and npm keeps them
+# (Debian's npm package would conflict with another install); a bare Debian 12 gets Debian's.
 if ! command -v npm >/dev/null; then
-  echo "error: npm not found. Install Node.js 20 with npm (e.g. from nodejs.org), then run $0 again." >&2
-  exit 1
+  echo "installing: nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 npm_ci() {  # installs DIR's locked packages unless its node_modules is newer than package-lock.json

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The second command: installs what the tests need on Debian 12, builds livegate and runs every test
-# (unit tests, then integration tests that publish with ffmpeg and GStreamer to a real livegate).
+# The second command: installs what the tests need on Debian 12, builds livegate and runs every test:
+# unit, integration (ffmpeg and GStreamer publishing to a real livegate), the browser player, then the
+# same suite again built with clang under AddressSanitizer and UndefinedBehaviorSanitizer, and the
+# fuzzers for a bounded time. Extra arguments go to both ctest runs (e.g. -L unit).
 set -euo pipefail
-here=$(dirname "$0")
+here=$(cd "$(dirname "$0")" && pwd)
 "$here/install-deps.sh" test
+
 "$here/build.sh"
-cd "$here/../build"
-ctest --output-on-failure --timeout 900 "$@"
+(cd "$here/../build" && ctest --output-on-failure --timeout 900 "$@")
+
+CC=clang CXX=clang++ LIVEGATE_BUILD_DIR=build-asan "$here/build.sh" -DLIVEGATE_SANITIZE=ON -DLIVEGATE_FUZZ=ON
+(cd "$here/../build-asan" && ctest --output-on-failure --timeout 900 "$@")

@@ -7,24 +7,12 @@
 #include <string_view>
 #include <vector>
 
+#include "test_bytes.h"
+
 using namespace livegate;
+using livegate::testing::hex;
 
 namespace {
-
-// "11 90" -> {0x11, 0x90}; spaces only group bytes for the reader.
-std::vector<uint8_t> hex(std::string_view text) {
-  std::string digits;
-  for (char c : text) {
-    if (c != ' ') digits += c;
-  }
-  REQUIRE(digits.size() % 2 == 0);
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < digits.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(nibble(digits[i]) << 4 | nibble(digits[i + 1])));
-  }
-  return out;
-}
 
 AudioConfig must_parse_aac(std::string_view asc_hex) {
   auto config = parse_aac_config(hex(asc_hex));

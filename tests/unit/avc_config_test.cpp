@@ -11,24 +11,12 @@
 
 #include "ingest/bit_reader.h"
 
+#include "test_bytes.h"
+
 using namespace livegate;
+using livegate::testing::hex;
 
 namespace {
-
-// "67 42" -> {0x67, 0x42}; spaces only group bytes for the reader.
-std::vector<uint8_t> hex(std::string_view text) {
-  std::string digits;
-  for (char c : text) {
-    if (c != ' ') digits += c;
-  }
-  REQUIRE(digits.size() % 2 == 0);
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < digits.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(nibble(digits[i]) << 4 | nibble(digits[i + 1])));
-  }
-  return out;
-}
 
 // avcC records from the first video tag of FLV files written by ffmpeg 5.1 / libx264 164
 // (`ffmpeg -f lavfi -i testsrc2=size=WxH:rate=R -c:v libx264 ... -f flv`), the 5-byte tag header

@@ -6,18 +6,12 @@
 
 #include "ingest/avc_config.h"
 #include "segmenter/playlist.h"
+#include "test_bytes.h"
 
 using namespace livegate;
+using livegate::testing::hex;
 
 namespace {
-
-std::vector<uint8_t> hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 VideoConfig video_config() {
   // avcC of a libx264 baseline 320x240 stream.

@@ -3,19 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "recording_sink.h"
+#include "test_bytes.h"
 
 using namespace livegate;
+using livegate::testing::hex;
 using livegate::testing::RecordingSink;
 
 namespace {
-
-std::vector<uint8_t> hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 const std::vector<uint8_t> kAvcSequenceHeader =
     hex("17000000000142c00dffe100186742c00dd90141fb0110000003001000000303c0f142a48001000568cb83cb20");

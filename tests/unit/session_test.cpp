@@ -4,19 +4,15 @@
 
 #include "recording_sink.h"
 #include "rtmp_test_client.h"
+#include "test_bytes.h"
 
 using namespace livegate;
+using livegate::testing::hex;
 using livegate::testing::RtmpTestClient;
 using livegate::testing::RecordingSink;
 using V = amf0::Value;
 
 namespace {
-
-std::vector<uint8_t> hex(std::string_view h) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
-  return out;
-}
 
 // FLV video tag bodies from ffmpeg/libx264 (baseline, 320x240), and AAC-LC 48 kHz stereo.
 const std::vector<uint8_t> kAvcSequenceHeader =
