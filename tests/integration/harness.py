@@ -17,6 +17,13 @@ LIVEGATE = None  # set by main() from --livegate
 WORK = tempfile.mkdtemp(prefix="livegate-it-")
 
 
+def sanitized():
+    """True when the livegate under test is an AddressSanitizer build: its allocator keeps freed memory
+    in quarantine, so RSS says nothing about leaks there (LeakSanitizer checks at exit instead)."""
+    with open(LIVEGATE, "rb") as f:
+        return b"AddressSanitizer" in f.read()
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
