@@ -7,8 +7,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/uv_handle.h"
 #include "common/loop_poster.h"
+#include "common/uv_handle.h"
 #include "http/http_server.h"
 #include "http/on_publish_hook.h"
 #include "ingest/rtmp_server.h"
@@ -35,7 +35,8 @@ std::unique_ptr<PublishAuthorizer> make_authorizer(const AuthConfig& auth, LoopP
     log_info("auth", "publishing is decided by " + auth.on_publish);
     return std::make_unique<OnPublishHook>(auth, poster);
   }
-  log_warn("auth", "publishing is open to anyone who can reach the RTMP port: set auth.keys or auth.on_publish");
+  log_warn("auth",
+           "publishing is open to anyone who can reach the RTMP port: set auth.keys or auth.on_publish");
   return nullptr;
 }
 

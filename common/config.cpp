@@ -28,12 +28,22 @@ Status parse_uint(const json& v, const std::string& key, uint64_t lo, uint64_t h
   return {};
 }
 
+using Setters = std::map<std::string, std::function<Status(const json&)>>;
+
 template <class T>
-std::function<Status(const json&)> uint_key(const std::string& key, T& field, uint64_t lo, uint64_t hi) {
-  return [&field, key, lo, hi](const json& v) -> Status {
+void add_uint(Setters& s, const std::string& key, T& field, uint64_t lo, uint64_t hi) {
+  s[key] = [&field, key, lo, hi](const json& v) -> Status {
     uint64_t n = 0;
-    if (Status s = parse_uint(v, key, lo, hi, n); !s) return s;
+    if (Status st = parse_uint(v, key, lo, hi, n); !st) return st;
     field = static_cast<T>(n);
+    return {};
+  };
+}
+
+void add_path(Setters& s, const std::string& key, std::string& field) {
+  s[key] = [&field, key](const json& v) -> Status {
+    if (!v.is_string()) return Error{"config: " + key + " must be a folder path string"};
+    field = v.get<std::string>();
     return {};
   };
 }
@@ -46,19 +56,18 @@ bool valid_name(const std::string& s) {
   return s != "." && s != "..";
 }
 
-using Setters = std::map<std::string, std::function<Status(const json&)>>;
-
 // Every configurable key, by its dotted path. Adding a setting means adding one line here.
 Setters make_setters(Config& c) {
   constexpr uint64_t u32max = std::numeric_limits<uint32_t>::max();
   Setters s;
   s["bind"] = [&c](const json& v) -> Status {
-    if (!v.is_string() || v.get<std::string>().empty()) return Error{"config: bind must be an address string"};
+    if (!v.is_string() || v.get<std::string>().empty())
+      return Error{"config: bind must be an address string"};
     c.bind = v.get<std::string>();
     return {};
   };
-  s["rtmp_port"] = uint_key("rtmp_port", c.rtmp_port, 0, 65535);
-  s["http_port"] = uint_key("http_port", c.http_port, 0, 65535);
+  add_uint(s, "rtmp_port", c.rtmp_port, 0, 65535);
+  add_uint(s, "http_port", c.http_port, 0, 65535);
   s["log_level"] = [&c](const json& v) -> Status {
     if (!v.is_string() || !parse_log_level(v.get<std::string>(), c.log_level)) {
       return Error{"config: log_level must be one of debug, info, warn, error, got " + v.dump()};
@@ -66,20 +75,20 @@ Setters make_setters(Config& c) {
     return {};
   };
   RtmpConfig& r = c.rtmp;
-  s["rtmp.max_connections"] = uint_key("rtmp.max_connections", r.max_connections, 1, 1000000);
-  s["rtmp.max_connections_per_ip"] = uint_key("rtmp.max_connections_per_ip", r.max_connections_per_ip, 1, 1000000);
-  s["rtmp.max_buffered_bytes"] = uint_key("rtmp.max_buffered_bytes", r.max_buffered_bytes, 65536, 1u << 30);
-  s["rtmp.handshake_timeout_ms"] = uint_key("rtmp.handshake_timeout_ms", r.handshake_timeout_ms, 100, 600000);
-  s["rtmp.publish_timeout_ms"] = uint_key("rtmp.publish_timeout_ms", r.publish_timeout_ms, 100, 600000);
-  s["rtmp.idle_timeout_ms"] = uint_key("rtmp.idle_timeout_ms", r.idle_timeout_ms, 100, 3600000);
-  s["rtmp.max_message_size"] = uint_key("rtmp.max_message_size", r.max_message_size, 4096, 0xFFFFFF);
-  s["rtmp.max_command_size"] = uint_key("rtmp.max_command_size", r.max_command_size, 1024, 0xFFFFFF);
-  s["rtmp.max_chunk_size"] = uint_key("rtmp.max_chunk_size", r.max_chunk_size, 128, 0x7FFFFFFF);
-  s["rtmp.max_chunk_streams"] = uint_key("rtmp.max_chunk_streams", r.max_chunk_streams, 4, 65599);
-  s["rtmp.amf_max_depth"] = uint_key("rtmp.amf_max_depth", r.amf_max_depth, 2, 256);
-  s["rtmp.max_streams"] = uint_key("rtmp.max_streams", r.max_streams, 1, 100000);
-  s["rtmp.out_chunk_size"] = uint_key("rtmp.out_chunk_size", r.out_chunk_size, 128, 0xFFFFFF);
-  s["rtmp.window_ack_size"] = uint_key("rtmp.window_ack_size", r.window_ack_size, 4096, u32max);
+  add_uint(s, "rtmp.max_connections", r.max_connections, 1, 1000000);
+  add_uint(s, "rtmp.max_connections_per_ip", r.max_connections_per_ip, 1, 1000000);
+  add_uint(s, "rtmp.max_buffered_bytes", r.max_buffered_bytes, 65536, 1u << 30);
+  add_uint(s, "rtmp.handshake_timeout_ms", r.handshake_timeout_ms, 100, 600000);
+  add_uint(s, "rtmp.publish_timeout_ms", r.publish_timeout_ms, 100, 600000);
+  add_uint(s, "rtmp.idle_timeout_ms", r.idle_timeout_ms, 100, 3600000);
+  add_uint(s, "rtmp.max_message_size", r.max_message_size, 4096, 0xFFFFFF);
+  add_uint(s, "rtmp.max_command_size", r.max_command_size, 1024, 0xFFFFFF);
+  add_uint(s, "rtmp.max_chunk_size", r.max_chunk_size, 128, 0x7FFFFFFF);
+  add_uint(s, "rtmp.max_chunk_streams", r.max_chunk_streams, 4, 65599);
+  add_uint(s, "rtmp.amf_max_depth", r.amf_max_depth, 2, 256);
+  add_uint(s, "rtmp.max_streams", r.max_streams, 1, 100000);
+  add_uint(s, "rtmp.out_chunk_size", r.out_chunk_size, 128, 0xFFFFFF);
+  add_uint(s, "rtmp.window_ack_size", r.window_ack_size, 4096, u32max);
   s["rtmp.apps"] = [&r](const json& v) -> Status {
     if (!v.is_array() || v.empty()) return Error{"config: rtmp.apps must be a non-empty array of names"};
     std::vector<std::string> apps;
@@ -93,44 +102,38 @@ Setters make_setters(Config& c) {
     return {};
   };
   HlsConfig& h = c.hls;
-  s["hls.target_duration_s"] = uint_key("hls.target_duration_s", h.target_duration_s, 1, 60);
-  s["hls.window"] = uint_key("hls.window", h.window, 2, 100);
-  s["hls.grace"] = uint_key("hls.grace", h.grace, 0, 1000);
-  s["hls.retention_s"] = uint_key("hls.retention_s", h.retention_s, 0, 86400);
-  s["hls.max_jump_ms"] = uint_key("hls.max_jump_ms", h.max_jump_ms, 1000, 3600000);
-  s["hls.disk_queue"] = uint_key("hls.disk_queue", h.disk_queue, 16, 1000000);
-  s["hls.dir"] = [&h](const json& v) -> Status {
-    if (!v.is_string()) return Error{"config: hls.dir must be a folder path string"};
-    h.dir = v.get<std::string>();
-    return {};
-  };
+  add_uint(s, "hls.target_duration_s", h.target_duration_s, 1, 60);
+  add_uint(s, "hls.window", h.window, 2, 100);
+  add_uint(s, "hls.grace", h.grace, 0, 1000);
+  add_uint(s, "hls.retention_s", h.retention_s, 0, 86400);
+  add_uint(s, "hls.max_jump_ms", h.max_jump_ms, 1000, 3600000);
+  add_uint(s, "hls.disk_queue", h.disk_queue, 16, 1000000);
+  add_path(s, "hls.dir", h.dir);
   HttpConfig& t = c.http;
-  s["http.threads"] = uint_key("http.threads", t.threads, 1, 10000);
-  s["http.backlog"] = uint_key("http.backlog", t.backlog, 1, 65535);
-  s["http.keep_alive_timeout_s"] = uint_key("http.keep_alive_timeout_s", t.keep_alive_timeout_s, 1, 3600);
-  s["http.keep_alive_max_requests"] = uint_key("http.keep_alive_max_requests", t.keep_alive_max_requests, 1, 1000000);
-  s["http.read_timeout_s"] = uint_key("http.read_timeout_s", t.read_timeout_s, 1, 3600);
-  s["http.write_timeout_s"] = uint_key("http.write_timeout_s", t.write_timeout_s, 1, 3600);
-  s["http.max_uri_bytes"] = uint_key("http.max_uri_bytes", t.max_uri_bytes, 64, 8192);
-  s["http.max_header_bytes"] = uint_key("http.max_header_bytes", t.max_header_bytes, 256, 65536);
-  s["http.www_dir"] = [&t](const json& v) -> Status {
-    if (!v.is_string()) return Error{"config: http.www_dir must be a folder path string"};
-    t.www_dir = v.get<std::string>();
-    return {};
-  };
+  add_uint(s, "http.threads", t.threads, 1, 10000);
+  add_uint(s, "http.backlog", t.backlog, 1, 65535);
+  add_uint(s, "http.keep_alive_timeout_s", t.keep_alive_timeout_s, 1, 3600);
+  add_uint(s, "http.keep_alive_max_requests", t.keep_alive_max_requests, 1, 1000000);
+  add_uint(s, "http.read_timeout_s", t.read_timeout_s, 1, 3600);
+  add_uint(s, "http.write_timeout_s", t.write_timeout_s, 1, 3600);
+  add_uint(s, "http.max_uri_bytes", t.max_uri_bytes, 64, 8192);
+  add_uint(s, "http.max_header_bytes", t.max_header_bytes, 256, 65536);
+  add_path(s, "http.www_dir", t.www_dir);
   AuthConfig& a = c.auth;
   s["auth.keys"] = [&a](const json& v) -> Status {
     if (!v.is_array()) return Error{"config: auth.keys must be an array of stream keys"};
     a.keys.clear();
     for (const json& k : v) {
-      if (!k.is_string() || k.get<std::string>().empty()) return Error{"config: auth.keys entries must be strings"};
+      if (!k.is_string() || k.get<std::string>().empty())
+        return Error{"config: auth.keys entries must be strings"};
       a.keys.push_back(k.get<std::string>());
     }
     return {};
   };
   auto url_key = [](const std::string& key, std::string& field) {
     return [&field, key](const json& v) -> Status {
-      if (!v.is_string() || !(v.get<std::string>().empty() || v.get<std::string>().rfind("http://", 0) == 0)) {
+      if (!v.is_string() ||
+          !(v.get<std::string>().empty() || v.get<std::string>().rfind("http://", 0) == 0)) {
         return Error{"config: " + key + " must be an http:// URL"};
       }
       field = v.get<std::string>();
@@ -139,8 +142,8 @@ Setters make_setters(Config& c) {
   };
   s["auth.on_publish"] = url_key("auth.on_publish", a.on_publish);
   s["auth.on_publish_done"] = url_key("auth.on_publish_done", a.on_publish_done);
-  s["auth.timeout_ms"] = uint_key("auth.timeout_ms", a.timeout_ms, 100, 60000);
-  s["auth.max_pending"] = uint_key("auth.max_pending", a.max_pending, 1, 100000);
+  add_uint(s, "auth.timeout_ms", a.timeout_ms, 100, 60000);
+  add_uint(s, "auth.max_pending", a.max_pending, 1, 100000);
   return s;
 }
 
@@ -189,10 +192,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<Flag> flags;
   std::string config_path;
   static const std::map<std::string, std::string> value_flags = {{"--config", ""},
-                                                                  {"--bind", "bind"},
-                                                                  {"--rtmp-port", "rtmp_port"},
-                                                                  {"--http-port", "http_port"},
-                                                                  {"--log-level", "log_level"}};
+                                                                 {"--bind", "bind"},
+                                                                 {"--rtmp-port", "rtmp_port"},
+                                                                 {"--http-port", "http_port"},
+                                                                 {"--log-level", "log_level"}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -228,7 +231,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     if (!in) return Error{"config: cannot read " + config_path};
     std::stringstream text;
     text << in.rdbuf();
-    if (Status s = apply_config_json(text.str(), cl.config); !s) return Error{s.error() + " in " + config_path};
+    if (Status s = apply_config_json(text.str(), cl.config); !s)
+      return Error{s.error() + " in " + config_path};
   }
 
   Setters setters = make_setters(cl.config);

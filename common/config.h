@@ -35,30 +35,31 @@ struct HlsConfig {
   uint32_t window = 6;             // segments listed in a live playlist
   uint32_t grace = 7;              // segments kept fetchable after leaving it (RFC 8216 6.2.2: window + 1)
   uint32_t retention_s = 60;       // an ended stream's playlist and segments stay this long
-  uint32_t max_jump_ms = 10000;    // a timestamp step larger than this (or back more than 1 s) is a discontinuity
-  std::string dir;                 // also write playlists and segments under this folder ("" = memory only)
-  uint32_t disk_queue = 1024;      // file jobs waiting for the disk; more are dropped and logged
+  uint32_t max_jump_ms =
+      10000;                   // a timestamp step larger than this (or back more than 1 s) is a discontinuity
+  std::string dir;             // also write playlists and segments under this folder ("" = memory only)
+  uint32_t disk_queue = 1024;  // file jobs waiting for the disk; more are dropped and logged
 };
 
 struct HttpConfig {
-  uint32_t threads = 64;                 // worker threads; a keep-alive player holds one
-  uint32_t backlog = 1024;               // pending connections the kernel queues for us
-  uint32_t keep_alive_timeout_s = 5;     // an idle keep-alive connection is closed after this
+  uint32_t threads = 64;              // worker threads; a keep-alive player holds one
+  uint32_t backlog = 1024;            // pending connections the kernel queues for us
+  uint32_t keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
   uint32_t keep_alive_max_requests = 1000;
-  uint32_t read_timeout_s = 5;           // a client that sends its request slower than this is cut off
-  uint32_t write_timeout_s = 5;          // a client that reads slower than this is cut off
-  uint32_t max_uri_bytes = 2048;         // longer request targets get 414
-  uint32_t max_header_bytes = 8192;      // larger request headers in total get 431
-  std::string www_dir;                   // the player page's folder; "" finds it beside the binary
+  uint32_t read_timeout_s = 5;       // a client that sends its request slower than this is cut off
+  uint32_t write_timeout_s = 5;      // a client that reads slower than this is cut off
+  uint32_t max_uri_bytes = 2048;     // longer request targets get 414
+  uint32_t max_header_bytes = 8192;  // larger request headers in total get 431
+  std::string www_dir;               // the player page's folder; "" finds it beside the binary
 };
 
 // Who may publish. No keys and no callback: anyone who reaches the RTMP port (logged at start).
 struct AuthConfig {
-  std::vector<std::string> keys;    // allowed stream keys
-  std::string on_publish;           // nginx-rtmp compatible callback URL: a 2xx answer allows
-  std::string on_publish_done;      // notified when an allowed publish ends
-  uint32_t timeout_ms = 3000;       // no answer in time refuses
-  uint32_t max_pending = 256;       // callbacks waiting; more are refused at once
+  std::vector<std::string> keys;  // allowed stream keys
+  std::string on_publish;         // nginx-rtmp compatible callback URL: a 2xx answer allows
+  std::string on_publish_done;    // notified when an allowed publish ends
+  uint32_t timeout_ms = 3000;     // no answer in time refuses
+  uint32_t max_pending = 256;     // callbacks waiting; more are refused at once
 };
 
 struct Config {

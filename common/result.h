@@ -14,7 +14,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose, `return value;`
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit on purpose, `return value;`
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const noexcept { return v_.index() == 0; }

@@ -61,7 +61,8 @@ size_t header_bytes(const httplib::Request& req) {
 
 }  // namespace
 
-const Segment* HttpServer::find_segment(const httplib::Request& req, std::shared_ptr<const HlsSnapshot>& hls) const {
+const Segment* HttpServer::find_segment(const httplib::Request& req,
+                                        std::shared_ptr<const HlsSnapshot>& hls) const {
   static const std::regex pattern(kSegmentPattern);
   std::smatch m;
   if (!std::regex_match(req.path, m, pattern)) return nullptr;
@@ -96,7 +97,7 @@ void HttpServer::routes() {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (req.has_header("Content-Length") ? req.get_header_value("Content-Length") != "0"
-                                          : req.has_header("Transfer-Encoding")) {
+                                         : req.has_header("Transfer-Encoding")) {
       text_reply(res, 413, "request bodies are not accepted");
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -112,7 +113,8 @@ void HttpServer::routes() {
             common_headers(res, "max-age=1");
             res.set_header("Content-Range", "bytes */" + std::to_string(size));
             // An empty provider, because cpp-httplib rewrites Content-Range of any response with a body.
-            res.set_content_provider(0, "text/plain", [](size_t, size_t, httplib::DataSink&) { return true; });
+            res.set_content_provider(0, "text/plain",
+                                     [](size_t, size_t, httplib::DataSink&) { return true; });
             res.set_header("Content-Length", "0");
             return httplib::Server::HandlerResponse::Handled;
           }
@@ -145,10 +147,10 @@ void HttpServer::routes() {
     // A segment URI is never reused, so caches may keep it as long as they like.
     common_headers(res, "public, max-age=31536000, immutable");
     std::shared_ptr<const std::vector<uint8_t>> bytes = seg->bytes;  // shared, not copied
-    res.set_content_provider(bytes->size(), "video/mp2t",
-                             [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
-                               return sink.write(reinterpret_cast<const char*>(bytes->data()) + offset, length);
-                             });
+    res.set_content_provider(
+        bytes->size(), "video/mp2t", [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
+          return sink.write(reinterpret_cast<const char*>(bytes->data()) + offset, length);
+        });
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
@@ -161,22 +163,25 @@ void HttpServer::routes() {
   });
   s.Get("/api/streams", [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& snap : store_.list()) list.push_back(stream_json(*snap, store_.get_hls(snap->name.path()).get()));
+    for (const auto& snap : store_.list())
+      list.push_back(stream_json(*snap, store_.get_hls(snap->name.path()).get()));
     json_reply(res, 200, {{"streams", std::move(list)}});
   });
-  s.Get(std::string("/api/streams/") + kName + "/" + kName, [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string path = req.matches[1].str() + "/" + req.matches[2].str();
-    const auto snap = store_.get(path);
-    if (!snap) return json_reply(res, 404, {{"error", "no such stream"}});
-    json_reply(res, 200, stream_json(*snap, store_.get_hls(path).get()));
-  });
+  s.Get(std::string("/api/streams/") + kName + "/" + kName,
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const std::string path = req.matches[1].str() + "/" + req.matches[2].str();
+          const auto snap = store_.get(path);
+          if (!snap) return json_reply(res, 404, {{"error", "no such stream"}});
+          json_reply(res, 200, stream_json(*snap, store_.get_hls(path).get()));
+        });
 
-  s.Get(R"(/[A-Za-z0-9_.-]*(\.html|\.js|\.css)?)", [this](const httplib::Request& req, httplib::Response& res) {
-    const StaticFile* f = files_.find(req.path);
-    if (!f) return text_reply(res, 404, "not found");
-    common_headers(res, "no-cache");
-    res.set_content(f->body, f->content_type.c_str());
-  });
+  s.Get(R"(/[A-Za-z0-9_.-]*(\.html|\.js|\.css)?)",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          const StaticFile* f = files_.find(req.path);
+          if (!f) return text_reply(res, 404, "not found");
+          common_headers(res, "no-cache");
+          res.set_content(f->body, f->content_type.c_str());
+        });
 
   // Statuses cpp-httplib makes itself (400, 414, ...) get a short text body; ours already have one.
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {

@@ -12,7 +12,8 @@ namespace {
 constexpr int kWorkers = 4;
 }  // namespace
 
-OnPublishHook::OnPublishHook(const AuthConfig& config, LoopPoster& poster) : config_(config), poster_(poster) {
+OnPublishHook::OnPublishHook(const AuthConfig& config, LoopPoster& poster)
+    : config_(config), poster_(poster) {
   for (int i = 0; i < kWorkers; ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -40,7 +41,8 @@ void OnPublishHook::authorize(const PublishRequest& request, Decision done) {
 }
 
 void OnPublishHook::publish_done(const PublishRequest& request) {
-  if (!config_.on_publish_done.empty()) enqueue({config_.on_publish_done, form_body("publish_done", request), {}});
+  if (!config_.on_publish_done.empty())
+    enqueue({config_.on_publish_done, form_body("publish_done", request), {}});
 }
 
 void OnPublishHook::enqueue(Job job) {

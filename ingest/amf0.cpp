@@ -173,7 +173,8 @@ class Decoder {
   // payload from exhausting the stack.
   Status enter(size_t depth, size_t at) const {
     if (depth >= limits_.max_depth) {
-      return fail("nesting exceeds max_depth " + std::to_string(limits_.max_depth) + " (rtmp.amf_max_depth)", at);
+      return fail("nesting exceeds max_depth " + std::to_string(limits_.max_depth) + " (rtmp.amf_max_depth)",
+                  at);
     }
     return {};
   }

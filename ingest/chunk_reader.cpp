@@ -101,8 +101,8 @@ Status ChunkReader::read_header(const uint8_t*& p, const uint8_t* end, const Han
       return fail("fmt " + std::to_string(fmt) + " chunk on csid " + std::to_string(csid) +
                   " with no previous header");
     if (streams_.size() >= limits_.max_chunk_streams)
-      return fail("too many chunk streams (limit max_chunk_streams " + std::to_string(limits_.max_chunk_streams) +
-                  ") at csid " + std::to_string(csid));
+      return fail("too many chunk streams (limit max_chunk_streams " +
+                  std::to_string(limits_.max_chunk_streams) + ") at csid " + std::to_string(csid));
   } else if (st->in_progress && fmt != 3) {
     // Only fmt 3 may continue a message. Letting fmt 0/1 change the length of a half-received message
     // is the CVE-2016-10191 heap overflow in ffmpeg; fmt 2 mid-message also means the peer's framing

@@ -83,7 +83,8 @@ class RtmpServer::Connection {
       case Session::State::connecting:
       case Session::State::connected:
       case Session::State::authorizing:
-        if (now - handshake_done_ms_ > c.publish_timeout_ms) return "limit publish_timeout_ms reached without a publish";
+        if (now - handshake_done_ms_ > c.publish_timeout_ms)
+          return "limit publish_timeout_ms reached without a publish";
         break;
       case Session::State::publishing:
         if (session_.media_messages() != last_media_count_) {
@@ -105,7 +106,8 @@ class RtmpServer::Connection {
     closed_ = true;
     if (reason.rfind("limit ", 0) == 0) {
       log_warn(session_.subject(), "closed: " + reason);
-    } else if (session_.state() == Session::State::publishing || session_.state() == Session::State::connected) {
+    } else if (session_.state() == Session::State::publishing ||
+               session_.state() == Session::State::connected) {
       log_info(session_.subject(), "closed: " + reason);
     } else {
       log_debug(session_.subject(), "closed: " + reason);
@@ -206,7 +208,8 @@ Status RtmpServer::listen(const std::string& address, uint16_t port) {
   const int rc = uv_listen(listener_.stream(), 511, [](uv_stream_t* s, int status) {
     if (auto* self = owner_of<RtmpServer>(s)) self->on_connection(status);
   });
-  if (rc != 0) return Error{"rtmp: cannot listen on " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
+  if (rc != 0)
+    return Error{"rtmp: cannot listen on " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
   sockaddr_storage bound{};
   int len = sizeof bound;
   uv_tcp_getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&bound), &len);

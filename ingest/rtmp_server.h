@@ -10,9 +10,9 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/publish_auth.h"
 #include "common/result.h"
 #include "common/uv_handle.h"
-#include "common/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {
@@ -20,7 +20,8 @@ namespace livegate {
 class RtmpServer {
  public:
   // `authorizer` may be null: anyone may publish.
-  RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry, PublishAuthorizer* authorizer);
+  RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry,
+             PublishAuthorizer* authorizer);
   ~RtmpServer();
   RtmpServer(const RtmpServer&) = delete;
   RtmpServer& operator=(const RtmpServer&) = delete;

@@ -115,12 +115,14 @@ Status Session::on_message(RtmpMessage&& msg) {
         return Error{"limit max_command_size: " + std::to_string(msg.payload.size()) + " byte command"};
       }
       Bytes amf = payload;
-      // AMF3 command/data messages start with a format byte; FMS-style clients then send AMF0 (RTMP 1.0 7.1.1).
+      // AMF3 command/data messages start with a format byte; FMS-style clients then send AMF0
+      // (RTMP 1.0 7.1.1).
       if (msg.type == msg_type::command_amf3 || msg.type == msg_type::data_amf3) {
         if (amf.empty()) return {};
         amf = amf.subspan(1);
       }
-      if (msg.type == msg_type::command_amf0 || msg.type == msg_type::command_amf3) return on_command(msg, amf);
+      if (msg.type == msg_type::command_amf0 || msg.type == msg_type::command_amf3)
+        return on_command(msg, amf);
       return on_data(amf);
     }
     default: log_debug(subject_, "ignoring message type " + std::to_string(msg.type)); return {};
@@ -186,10 +188,11 @@ Status Session::on_command(const RtmpMessage& msg, Bytes amf) {
   }
   if (name == "_result" || name == "_error" || name == "onStatus") return {};  // replies to our calls
 
-  send_command(0, {amf0::Value::String("_error"), amf0::Value::Number(txn), amf0::Value::Null(),
-                   amf0::Value::Object({{"level", amf0::Value::String("error")},
-                                        {"code", amf0::Value::String("NetConnection.Call.Failed")},
-                                        {"description", amf0::Value::String("unsupported command " + name)}})});
+  send_command(0,
+               {amf0::Value::String("_error"), amf0::Value::Number(txn), amf0::Value::Null(),
+                amf0::Value::Object({{"level", amf0::Value::String("error")},
+                                     {"code", amf0::Value::String("NetConnection.Call.Failed")},
+                                     {"description", amf0::Value::String("unsupported command " + name)}})});
   return {};
 }
 
@@ -202,10 +205,11 @@ Status Session::handle_connect(double txn, const amf0::Value* command_object) {
   encoder_ = std::string(command_object->get_string("flashVer").value_or(""));
   tc_url_ = std::string(command_object->get_string("tcUrl").value_or(""));
   if (std::find(config_.apps.begin(), config_.apps.end(), app_) == config_.apps.end()) {
-    send_command(0, {amf0::Value::String("_error"), amf0::Value::Number(txn), amf0::Value::Null(),
-                     amf0::Value::Object({{"level", amf0::Value::String("error")},
-                                          {"code", amf0::Value::String("NetConnection.Connect.Rejected")},
-                                          {"description", amf0::Value::String("unknown application " + app_)}})});
+    send_command(
+        0, {amf0::Value::String("_error"), amf0::Value::Number(txn), amf0::Value::Null(),
+            amf0::Value::Object({{"level", amf0::Value::String("error")},
+                                 {"code", amf0::Value::String("NetConnection.Connect.Rejected")},
+                                 {"description", amf0::Value::String("unknown application " + app_)}})});
     closing_ = true;
     log_warn(subject_, "connect refused: unknown application \"" + app_ + "\"");
     return {};
@@ -242,7 +246,8 @@ Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::V
   if (publication_ || state_ == State::authorizing) return Error{"rtmp: second publish on one connection"};
   const std::string full = args.size() > 3 && args[3].is_string() ? args[3].string : "";
   const size_t q = full.find('?');
-  PublishRequest request{{app_, full.substr(0, q)}, q == std::string::npos ? "" : full.substr(q + 1), peer_ip_, tc_url_};
+  PublishRequest request{
+      {app_, full.substr(0, q)}, q == std::string::npos ? "" : full.substr(q + 1), peer_ip_, tc_url_};
   if (!valid_key(request.name.key)) {
     refuse_publish(msg.stream_id, "invalid stream key", "invalid stream key");
     return {};
@@ -253,14 +258,16 @@ Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::V
   }
   state_ = State::authorizing;
   const uint32_t stream_id = msg.stream_id;
-  authorizer_->authorize(request, [weak = std::weak_ptr<Session*>(alive_), stream_id, request](Status decision) {
-    const auto alive = weak.lock();
-    if (!alive) return;  // the publisher left while we were asking
-    Session& self = **alive;
-    self.finish_publish(stream_id, request, decision);
-    // An answer inside feed() leaves with feed()'s output; a later one must be sent by itself.
-    if (!self.in_feed_ && self.output_ready_) self.output_ready_();
-  });
+  authorizer_->authorize(request,
+                         [weak = std::weak_ptr<Session*>(alive_), stream_id, request](Status decision) {
+                           const auto alive = weak.lock();
+                           if (!alive) return;  // the publisher left while we were asking
+                           Session& self = **alive;
+                           self.finish_publish(stream_id, request, decision);
+                           // An answer inside feed() leaves with feed()'s output; a later one must be sent by
+                           // itself.
+                           if (!self.in_feed_ && self.output_ready_) self.output_ready_();
+                         });
   return {};
 }
 
@@ -366,12 +373,13 @@ void Session::send_command(uint32_t stream_id, std::initializer_list<amf0::Value
   send(kCommandCsid, msg_type::command_amf0, stream_id, p);
 }
 
-void Session::send_status(uint32_t stream_id, const char* level, const char* code, const std::string& description) {
-  const std::vector<uint8_t> p = amf0::encode_all(
-      {amf0::Value::String("onStatus"), amf0::Value::Number(0), amf0::Value::Null(),
-       amf0::Value::Object({{"level", amf0::Value::String(level)},
-                            {"code", amf0::Value::String(code)},
-                            {"description", amf0::Value::String(description)}})});
+void Session::send_status(uint32_t stream_id, const char* level, const char* code,
+                          const std::string& description) {
+  const std::vector<uint8_t> p =
+      amf0::encode_all({amf0::Value::String("onStatus"), amf0::Value::Number(0), amf0::Value::Null(),
+                        amf0::Value::Object({{"level", amf0::Value::String(level)},
+                                             {"code", amf0::Value::String(code)},
+                                             {"description", amf0::Value::String(description)}})});
   send(kStatusCsid, msg_type::command_amf0, stream_id, p);
 }
 

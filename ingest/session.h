@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/publish_auth.h"
 #include "common/result.h"
 #include "ingest/amf0.h"
 #include "ingest/chunk_reader.h"
 #include "ingest/chunk_writer.h"
 #include "ingest/handshake.h"
 #include "ingest/media_demuxer.h"
-#include "common/publish_auth.h"
 #include "ingest/stream_registry.h"
 
 namespace livegate {

@@ -25,7 +25,8 @@ void DiskWriter::write(std::string relative, std::shared_ptr<const std::vector<u
 }
 
 void DiskWriter::write(std::string relative, std::string text) {
-  push({Op::write, std::move(relative), std::make_shared<const std::vector<uint8_t>>(text.begin(), text.end())});
+  push({Op::write, std::move(relative),
+        std::make_shared<const std::vector<uint8_t>>(text.begin(), text.end())});
 }
 
 void DiskWriter::remove(std::string relative) { push({Op::remove, std::move(relative), nullptr}); }
@@ -85,7 +86,8 @@ void DiskWriter::perform(const Job& job) {
       const std::filesystem::path tmp = path.string() + ".tmp";
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(job.bytes->data()), static_cast<std::streamsize>(job.bytes->size()));
+        out.write(reinterpret_cast<const char*>(job.bytes->data()),
+                  static_cast<std::streamsize>(job.bytes->size()));
         if (!out) ec = std::make_error_code(std::errc::io_error);
       }
       if (!ec) std::filesystem::rename(tmp, path, ec);

@@ -67,7 +67,8 @@ void HlsStream::access_unit(const AccessUnit& in) {
   if (!(unit.track == Track::video ? muxer_video_ : muxer_audio_)) return;
 
   if (Status s = muxer_->write(unit); !s) {
-    if (write_errors_++ % 1000 == 0) log_warn(subject_, s.error() + " (" + std::to_string(write_errors_) + " so far)");
+    if (write_errors_++ % 1000 == 0)
+      log_warn(subject_, s.error() + " (" + std::to_string(write_errors_) + " so far)");
     return;
   }
   if (unit.track == (video_ ? Track::video : Track::audio)) {

@@ -55,14 +55,14 @@ class HlsStream {
   std::optional<VideoConfig> video_;
   std::optional<AudioConfig> audio_;
   std::unique_ptr<TsMuxer> muxer_;
-  bool muxer_stale_ = true;     // the configuration changed since the muxer was made
-  bool muxer_video_ = false;    // the tracks the muxer was made with
+  bool muxer_stale_ = true;   // the configuration changed since the muxer was made
+  bool muxer_video_ = false;  // the tracks the muxer was made with
   bool muxer_audio_ = false;
   uint64_t write_errors_ = 0;
   bool pending_discontinuity_ = false;
   bool ended_ = false;
 
-  bool open_ = false;           // a segment is being written
+  bool open_ = false;  // a segment is being written
   Ticks90k segment_start_ = 0;
   bool segment_discontinuity_ = false;
   int64_t segment_pdt_ = 0;

@@ -28,13 +28,13 @@ class SegmentWindow {
   // ignored and push returns false, so a caller bug cannot make the playlist jump or repeat.
   bool push(Segment s);
 
-  std::span<const Segment> listed() const;          // the last `window` segments, oldest first
+  std::span<const Segment> listed() const;                // the last `window` segments, oldest first
   std::span<const Segment> all() const { return segs_; }  // grace then listed: everything fetchable
-  const Segment* find(std::string_view uri) const;  // listed or in grace; nullptr otherwise
-  uint64_t media_sequence() const;                  // seq of listed().front(), or the next seq if empty
-  uint64_t discontinuity_sequence() const;          // flagged segments slid out (RFC 8216 4.3.3.3)
-  size_t bytes_held() const;                        // sum of segment bytes, listed + grace
-  size_t size() const;                              // listed + grace
+  const Segment* find(std::string_view uri) const;        // listed or in grace; nullptr otherwise
+  uint64_t media_sequence() const;                        // seq of listed().front(), or the next seq if empty
+  uint64_t discontinuity_sequence() const;                // flagged segments slid out (RFC 8216 4.3.3.3)
+  size_t bytes_held() const;                              // sum of segment bytes, listed + grace
+  size_t size() const;                                    // listed + grace
   // Drops every segment to free memory. Sequence counters survive so a playlist that continues
   // afterwards stays valid: listed discontinuities count as removed.
   void clear();

@@ -70,7 +70,8 @@ void StreamMonitor::on_access_unit(const StreamName& name, const AccessUnit& uni
   if (unit.track == Track::video) {
     if (unit.keyframe) {
       ++t.keyframes;
-      if (e->last_keyframe_dts >= 0) s.keyframe_interval_s = double(unit.dts - e->last_keyframe_dts) / 90000.0;
+      if (e->last_keyframe_dts >= 0)
+        s.keyframe_interval_s = double(unit.dts - e->last_keyframe_dts) / 90000.0;
       e->last_keyframe_dts = unit.dts;
     }
     if (t.frames > 1 && t.last_dts > t.first_dts) {

@@ -16,7 +16,8 @@ class StreamMonitor final : public StreamSink {
   using Clock = std::chrono::steady_clock;
 
   // Ended streams stay listed for `retention` (their playlists stay servable as long).
-  StreamMonitor(StreamStore& store, std::chrono::milliseconds retention) : store_(store), retention_(retention) {}
+  StreamMonitor(StreamStore& store, std::chrono::milliseconds retention)
+      : store_(store), retention_(retention) {}
 
   void on_publish(const StreamName& name, const PublishInfo& info) override;
   void on_metadata(const StreamName& name, const Metadata& metadata) override;

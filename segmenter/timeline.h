@@ -11,10 +11,10 @@
 namespace livegate {
 
 struct TimelineConfig {
-  Ticks90k origin = 10 * 90000;         // first output DTS; room for audio that starts before video
-  Ticks90k max_backward = 90000;        // a step back beyond this (per track) is a jump, not jitter
-  Ticks90k max_forward = 10 * 90000;    // a step forward beyond this is a jump
-  Ticks90k join_gap = 90000 / 30;       // space left after the last output frame when re-anchoring
+  Ticks90k origin = 10 * 90000;       // first output DTS; room for audio that starts before video
+  Ticks90k max_backward = 90000;      // a step back beyond this (per track) is a jump, not jitter
+  Ticks90k max_forward = 10 * 90000;  // a step forward beyond this is a jump
+  Ticks90k join_gap = 90000 / 30;     // space left after the last output frame when re-anchoring
 };
 
 class Timeline {

@@ -129,7 +129,8 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const std::optional<VideoConfig
   // libavformat's own notices ("frame size not set", ...) would interleave with our log lines;
   // failures still reach the log through the Status values we return.
   static std::once_flag quiet;
-  std::call_once(quiet, [] { av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR); });
+  std::call_once(quiet,
+                 [] { av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR); });
   if (video) {
     if (video->codec != VideoCodec::h264) return fail("create: video codec is not H.264");
     if (video->sps.empty() || video->pps.empty()) return fail("create: H.264 configuration without SPS/PPS");

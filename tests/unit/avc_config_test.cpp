@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "ingest/bit_reader.h"
-
 #include "test_bytes.h"
 
 using namespace livegate;

@@ -507,7 +507,8 @@ TEST_CASE("chunk reader: set chunk size out of range is refused") {
     return error_of(in);
   };
   CHECK(with_size(0) == "rtmp chunk: set chunk size 0 outside 1..65536 (limit max_chunk_size)");
-  CHECK(with_size(0x7FFFFFFF) == "rtmp chunk: set chunk size 2147483647 outside 1..65536 (limit max_chunk_size)");
+  CHECK(with_size(0x7FFFFFFF) ==
+        "rtmp chunk: set chunk size 2147483647 outside 1..65536 (limit max_chunk_size)");
   CHECK(with_size(0x80000000) == "rtmp chunk: set chunk size 2147483648 has the top bit set");
   CHECK(with_size(65537) == "rtmp chunk: set chunk size 65537 outside 1..65536 (limit max_chunk_size)");
   CHECK(with_size(65536) == "(no error)");

@@ -1,7 +1,6 @@
 #include "common/config.h"
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -40,8 +39,8 @@ TEST_CASE("config: defaults are the documented ones") {
 }
 
 TEST_CASE("config: flags override the file, which overrides defaults") {
-  const std::string path =
-      temp_file(R"({"rtmp_port": 2000, "http_port": 2001, "log_level": "debug", "rtmp": {"max_streams": 7}})");
+  const std::string path = temp_file(
+      R"({"rtmp_port": 2000, "http_port": 2001, "log_level": "debug", "rtmp": {"max_streams": 7}})");
   auto cl = parse({"--config", path.c_str(), "--rtmp-port", "3000", "--bind=127.0.0.1"});
   std::remove(path.c_str());
   REQUIRE(cl.ok());

@@ -15,7 +15,8 @@ namespace {
 
 VideoConfig video_config() {
   // avcC of a libx264 baseline 320x240 stream.
-  auto c = parse_avcc(hex("0142c00dffe100186742c00dd90141fb0110000003001000000303c0f142a48001000568cb83cb20"));
+  auto c =
+      parse_avcc(hex("0142c00dffe100186742c00dd90141fb0110000003001000000303c0f142a48001000568cb83cb20"));
   REQUIRE(c.ok());
   return *c;
 }
@@ -51,7 +52,8 @@ HlsConfig window_config(uint32_t window, uint32_t grace) {
 
 struct Feed {
   explicit Feed(uint32_t window = 100, uint32_t grace = 0)
-      : config(window_config(window, grace)), hls(config, "test", "t", [] { return int64_t{1'700'000'000'000}; }) {}
+      : config(window_config(window, grace)),
+        hls(config, "test", "t", [] { return int64_t{1'700'000'000'000}; }) {}
   HlsConfig config;
   HlsStream hls;
   Ticks90k video_next = 0, audio_next = 0;
@@ -115,7 +117,8 @@ TEST_CASE("hls stream: audio-only is cut by time, video-only by keyframes") {
   a.hls.end();
   const auto da = durations(a.hls);
   REQUIRE(da.size() == 5);
-  for (size_t i = 0; i + 1 < da.size(); ++i) CHECK(da[i] == doctest::Approx(2.0).epsilon(0.011));  // within a frame
+  for (size_t i = 0; i + 1 < da.size(); ++i)
+    CHECK(da[i] == doctest::Approx(2.0).epsilon(0.011));  // within a frame
 
   Feed v;
   v.hls.start();
@@ -137,7 +140,8 @@ TEST_CASE("hls stream: video before the first keyframe is not segmented") {
   CHECK(f.hls.snapshot()->segments.empty());
 }
 
-TEST_CASE("hls stream: a timestamp jump or a changed configuration is a discontinuity, a repeated one is not") {
+TEST_CASE(
+    "hls stream: a timestamp jump or a changed configuration is a discontinuity, a repeated one is not") {
   Feed f;
   f.hls.start();
   f.hls.video_config(video_config());

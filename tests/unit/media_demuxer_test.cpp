@@ -13,7 +13,9 @@ namespace {
 
 const std::vector<uint8_t> kAvcSequenceHeader =
     hex("17000000000142c00dffe100186742c00dd90141fb0110000003001000000303c0f142a48001000568cb83cb20");
-const std::vector<uint8_t> kKeyframe = hex("170100000000000005" "6588840021");
+const std::vector<uint8_t> kKeyframe =
+    hex("170100000000000005"
+        "6588840021");
 // MPEG-1 Layer III, 128 kb/s, 44.1 kHz, joint stereo: a 417-byte frame (header then zeros).
 std::vector<uint8_t> mp3_tag() {
   std::vector<uint8_t> t = hex("2fFFFB9064");

@@ -11,7 +11,9 @@ namespace livegate::testing {
 struct RecordingSink final : StreamSink {
   std::vector<std::string> events;
   std::vector<AccessUnit> units;
-  void on_publish(const StreamName& n, const PublishInfo&) override { events.push_back("publish " + n.path()); }
+  void on_publish(const StreamName& n, const PublishInfo&) override {
+    events.push_back("publish " + n.path());
+  }
   void on_metadata(const StreamName&, const Metadata& m) override {
     events.push_back("metadata " + std::to_string(m.size()));
   }

@@ -8,8 +8,8 @@
 
 using namespace livegate;
 using livegate::testing::hex;
-using livegate::testing::RtmpTestClient;
 using livegate::testing::RecordingSink;
+using livegate::testing::RtmpTestClient;
 using V = amf0::Value;
 
 namespace {
@@ -17,8 +17,14 @@ namespace {
 // FLV video tag bodies from ffmpeg/libx264 (baseline, 320x240), and AAC-LC 48 kHz stereo.
 const std::vector<uint8_t> kAvcSequenceHeader =
     hex("17000000000142c00dffe100186742c00dd90141fb0110000003001000000303c0f142a48001000568cb83cb20");
-const std::vector<uint8_t> kKeyframe = hex("1701000000" "00000005" "6588840021");
-const std::vector<uint8_t> kInterFrame = hex("2701000021" "00000004" "419a2200");  // CTS 33 ms
+const std::vector<uint8_t> kKeyframe =
+    hex("1701000000"
+        "00000005"
+        "6588840021");
+const std::vector<uint8_t> kInterFrame =
+    hex("2701000021"
+        "00000004"
+        "419a2200");  // CTS 33 ms
 const std::vector<uint8_t> kAacSequenceHeader = hex("af001190");
 const std::vector<uint8_t> kAacFrame = hex("af01210049900219");
 
@@ -46,10 +52,13 @@ void connect_and_publish(Session& s, RtmpTestClient& c, const std::string& key) 
                                             {"flashVer", V::String("FMLE/3.0 (compatible; test)")},
                                             {"tcUrl", V::String("rtmp://127.0.0.1/live")}})})));
   CHECK(c.last_code() == "NetConnection.Connect.Success");
-  REQUIRE(exchange(s, c, c.command(0, {V::String("releaseStream"), V::Number(2), V::Null(), V::String(key)})));
+  REQUIRE(
+      exchange(s, c, c.command(0, {V::String("releaseStream"), V::Number(2), V::Null(), V::String(key)})));
   REQUIRE(exchange(s, c, c.command(0, {V::String("FCPublish"), V::Number(3), V::Null(), V::String(key)})));
   REQUIRE(exchange(s, c, c.command(0, {V::String("createStream"), V::Number(4), V::Null()})));
-  REQUIRE(exchange(s, c, c.command(1, {V::String("publish"), V::Number(5), V::Null(), V::String(key), V::String("live")})));
+  REQUIRE(exchange(
+      s, c,
+      c.command(1, {V::String("publish"), V::Number(5), V::Null(), V::String(key), V::String("live")})));
 }
 
 }  // namespace
@@ -65,10 +74,11 @@ TEST_CASE("session: connect, createStream and publish as ffmpeg does, then media
   CHECK(s.state() == Session::State::publishing);
   CHECK(f.registry.is_published({"live", "cam1"}));
 
-  REQUIRE(exchange(s, c,
-                   c.message(4, msg_type::data_amf0, 1, 0,
-                             amf0::encode_all({V::String("@setDataFrame"), V::String("onMetaData"),
-                                               V::EcmaArray({{"width", V::Number(320)}, {"height", V::Number(240)}})}))));
+  REQUIRE(exchange(
+      s, c,
+      c.message(4, msg_type::data_amf0, 1, 0,
+                amf0::encode_all({V::String("@setDataFrame"), V::String("onMetaData"),
+                                  V::EcmaArray({{"width", V::Number(320)}, {"height", V::Number(240)}})}))));
   REQUIRE(exchange(s, c, c.message(6, msg_type::video, 1, 0, kAvcSequenceHeader)));
   REQUIRE(exchange(s, c, c.message(4, msg_type::audio, 1, 0, kAacSequenceHeader)));
   REQUIRE(exchange(s, c, c.message(6, msg_type::video, 1, 0, kKeyframe)));
@@ -77,7 +87,8 @@ TEST_CASE("session: connect, createStream and publish as ffmpeg does, then media
   // The same sequence header again (encoders resend it) is not a new configuration.
   REQUIRE(exchange(s, c, c.message(6, msg_type::video, 1, 66, kAvcSequenceHeader)));
 
-  CHECK(f.sink.events == std::vector<std::string>{"publish live/cam1", "metadata 2", "video 320x240", "audio 48000"});
+  CHECK(f.sink.events ==
+        std::vector<std::string>{"publish live/cam1", "metadata 2", "video 320x240", "audio 48000"});
   REQUIRE(f.sink.units.size() == 3);
   CHECK(f.sink.units[0].track == Track::video);
   CHECK(f.sink.units[0].keyframe);
@@ -88,7 +99,8 @@ TEST_CASE("session: connect, createStream and publish as ffmpeg does, then media
   CHECK(f.sink.units[2].pts == 66 * 90);  // DTS + composition time
   CHECK_FALSE(f.sink.units[2].keyframe);
 
-  REQUIRE(exchange(s, c, c.command(0, {V::String("FCUnpublish"), V::Number(6), V::Null(), V::String("cam1")})));
+  REQUIRE(
+      exchange(s, c, c.command(0, {V::String("FCUnpublish"), V::Number(6), V::Null(), V::String("cam1")})));
   REQUIRE(exchange(s, c, c.command(0, {V::String("deleteStream"), V::Number(7), V::Null(), V::Number(1)})));
   CHECK(f.sink.events.back() == "unpublish live/cam1");
   CHECK_FALSE(f.registry.is_published({"live", "cam1"}));
@@ -146,14 +158,17 @@ TEST_CASE("session: protocol misuse is an error value") {
     Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
-    CHECK_FALSE(exchange(s, c, c.command(1, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
+    CHECK_FALSE(
+        exchange(s, c, c.command(1, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
   }
   SUBCASE("publish on a stream that was never created") {
     Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
-    REQUIRE(exchange(s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("live")}})})));
-    CHECK_FALSE(exchange(s, c, c.command(7, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
+    REQUIRE(exchange(
+        s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("live")}})})));
+    CHECK_FALSE(
+        exchange(s, c, c.command(7, {V::String("publish"), V::Number(5), V::Null(), V::String("k")})));
   }
   SUBCASE("bad RTMP version") {
     Session s(f.config, f.registry, nullptr, "p", "p", 1);
@@ -166,7 +181,8 @@ TEST_CASE("session: protocol misuse is an error value") {
     Session s(f.config, f.registry, nullptr, "p", "p", 1);
     RtmpTestClient c;
     REQUIRE(exchange(s, c, c.start()));
-    REQUIRE(exchange(s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("other")}})})));
+    REQUIRE(exchange(
+        s, c, c.command(0, {V::String("connect"), V::Number(1), V::Object({{"app", V::String("other")}})})));
     CHECK(c.last_code() == "NetConnection.Connect.Rejected");
     CHECK(s.closing());
   }

@@ -53,7 +53,8 @@ TEST_CASE("timeline: a big backward jump is re-anchored after the last frame and
   CHECK(n.dts == j.dts + kFrame);
 }
 
-TEST_CASE("timeline: a big forward jump is re-anchored; audio that jumps with it follows without a second jump") {
+TEST_CASE(
+    "timeline: a big forward jump is re-anchored; audio that jumps with it follows without a second jump") {
   Timeline t;
   for (int i = 0; i < 10; ++i) {
     t.map(Track::video, i * kFrame, i * kFrame);
