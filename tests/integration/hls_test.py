@@ -232,6 +232,29 @@ class HlsOnDisk(unittest.TestCase):
         finally:
             self.assertEqual(lg.stop(), 0)
 
+    def test_sigterm_ends_playlists_and_completes_the_disk_copy(self):
+        folder = os.path.join(harness.WORK, "hls-sigterm")
+        lg = harness.Livegate(config={"hls": {"dir": folder}})
+        media = harness.test_media(6, 640, 360, 30, gop_s=1)
+        proc = harness.ffmpeg_publish(media, lg.rtmp_url("term"), realtime=True, loop=True)
+        try:
+            lg.wait_for(lambda: (lg.get("/live/term/index.m3u8")[1] or b"").count(b"#EXTINF") >= 2, 20,
+                        "two segments")
+            started = time.time()
+            self.assertEqual(lg.stop(signal.SIGTERM), 0)
+            self.assertLess(time.time() - started, 5, "exits within a few seconds")
+        finally:
+            proc.kill()
+            proc.communicate()
+        with open(os.path.join(folder, "live", "term", "index.m3u8")) as f:
+            p = hls_check.Playlist(f.read())
+        self.assertTrue(p.ended, "the playlist on disk ends with EXT-X-ENDLIST")
+        for s in p.segments:
+            path = os.path.join(folder, "live", "term", s["uri"])
+            self.assertTrue(os.path.exists(path), f"{s['uri']} listed but not on disk")
+            hls_check.check_segment(path)
+        self.assertIn("shutting down: SIGTERM", lg.log_text())
+
 
 if __name__ == "__main__":
     harness.main()
