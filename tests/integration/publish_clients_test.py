@@ -1,12 +1,15 @@
 """Three independent RTMP client implementations publish generated H.264 (B-frames) + AAC to a real
 livegate: FFmpeg's native client, GStreamer's rtmp2sink, and GStreamer's librtmp-based rtmpsink.
-What livegate observed is read back from GET /api/streams."""
+What livegate observed is read back from GET /api/streams, and each stream is played back through
+livegate's HLS with ffprobe and ffmpeg."""
+import os
 import signal
 import subprocess
 import time
 import unittest
 
 import harness
+import hls_check
 
 SECONDS, FPS = 10, 30
 
@@ -53,7 +56,24 @@ class PublishClients(unittest.TestCase):
         self.assertGreaterEqual(a["stats"]["frames"], 468)
         self.assertLessEqual(a["stats"]["frames"], 472)
         self.assertEqual(a["stats"]["dts_backwards"], 0, "audio DTS monotonic")
+        self.check_playback(key)
         return s
+
+    def check_playback(self, key):
+        """Interop: what each client published plays back through livegate's HLS without errors."""
+        status, body = self.lg.get(f"/live/{key}/index.m3u8")
+        self.assertEqual(status, 200)
+        playlist = hls_check.Playlist(body.decode())
+        self.assertTrue(playlist.ended)
+        self.assertAlmostEqual(sum(s["duration"] for s in playlist.segments), SECONDS, delta=0.1)
+        for s in playlist.segments:
+            status, data = self.lg.get(f"/live/{key}/{s['uri']}")
+            path = os.path.join(harness.WORK, f"{key}-{s['uri']}")
+            with open(path, "wb") as f:
+                f.write(data)
+            hls_check.check_segment(path)
+        url = f"http://127.0.0.1:{self.lg.http_port}/live/{key}/index.m3u8"
+        self.assertEqual(hls_check.decode_errors(url), "", f"{key} decodes without errors")
 
     def test_ffmpeg(self):
         s = self.publish_and_check("ffmpeg", harness.ffmpeg_publish(self.media, self.lg.rtmp_url("ffmpeg?token=x")))
