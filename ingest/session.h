@@ -44,7 +44,6 @@ class Session {
   uint64_t media_messages() const noexcept { return media_messages_; }
   size_t buffered_bytes() const noexcept { return chunks_.buffered_bytes(); }
   const std::string& subject() const noexcept { return subject_; }
-  const Publication& publication() const noexcept { return publication_; }
 
  private:
   Status on_message(RtmpMessage&& msg);

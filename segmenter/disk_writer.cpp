@@ -45,21 +45,6 @@ void DiskWriter::push(Job job) {
   wake_.notify_one();
 }
 
-void DiskWriter::drain() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [this] { return jobs_.empty() && !busy_; });
-}
-
-uint64_t DiskWriter::dropped() const {
-  std::lock_guard lock(mu_);
-  return dropped_;
-}
-
-uint64_t DiskWriter::failed() const {
-  std::lock_guard lock(mu_);
-  return failed_;
-}
-
 void DiskWriter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -67,12 +52,9 @@ void DiskWriter::run() {
     if (jobs_.empty()) return;  // stopping, and every job is done
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
-    busy_ = true;
     lock.unlock();
     perform(job);
     lock.lock();
-    busy_ = false;
-    if (jobs_.empty()) idle_.notify_all();
   }
 }
 

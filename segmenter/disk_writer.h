@@ -28,11 +28,6 @@ class DiskWriter {
   void remove(std::string relative);
   void remove_dir(std::string relative);  // the stream's folder, once it is empty
 
-  // Blocks until every job queued so far is done (tests, shutdown).
-  void drain();
-  uint64_t dropped() const;
-  uint64_t failed() const;
-
  private:
   enum class Op { write, remove, remove_dir };
   struct Job {
@@ -46,13 +41,11 @@ class DiskWriter {
 
   std::filesystem::path root_;
   size_t max_queued_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   std::deque<Job> jobs_;
-  bool busy_ = false;
   bool stopping_ = false;
-  uint64_t dropped_ = 0;
+  uint64_t dropped_ = 0;  // counted to log one line per hundred, not one per file
   uint64_t failed_ = 0;
   std::thread thread_;  // last: starts after everything it uses exists
 };

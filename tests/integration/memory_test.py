@@ -28,6 +28,7 @@ class Memory(unittest.TestCase):
             baseline = rss_kib(lg.proc.pid)
             after = []
             n = 0
+            seen_held = 0  # a lower bound of the segment bytes the streams produced
             for _ in range(ROUNDS):
                 for _ in range(STREAMS_PER_ROUND // PARALLEL):
                     procs = [harness.ffmpeg_publish(media, lg.rtmp_url(f"m{n + i}"), realtime=False)
@@ -37,15 +38,18 @@ class Memory(unittest.TestCase):
                         _, err = p.communicate(timeout=60)
                         self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
                     # Ended streams keep their segments for the retention time: the counter sees them.
-                    lg.wait_for(lambda: metric(lg, "livegate_hls_bytes_held") > 0, 3, "segments to be counted")
+                    seen_held += lg.wait_for(lambda: metric(lg, "livegate_hls_bytes_held"), 3, "segments to be counted")
                 lg.wait_for(lambda: metric(lg, "livegate_hls_streams") == 0, 15, "ended streams to be freed")
                 self.assertEqual(metric(lg, "livegate_hls_bytes_held"), 0)
                 after.append(rss_kib(lg.proc.pid))
-            print(f"\nRSS KiB: baseline {baseline}, after each round of {STREAMS_PER_ROUND} streams: {after}")
+            print(f"\nRSS KiB: baseline {baseline}, after each round of {STREAMS_PER_ROUND} streams: {after}; "
+                  f"segment bytes seen held: {seen_held}")
             self.assertEqual(n, ROUNDS * STREAMS_PER_ROUND)
-            # The first round sizes the allocator's pools; the next must not add to them.
+            # The exact check is the counter above. RSS only bounds it from outside: the allocator keeps
+            # some freed pages (a few MiB, varying run to run), but keeping the segments would cost at
+            # least what we saw held.
             if not harness.sanitized():
-                self.assertLess(after[-1] - after[0], 4096, "RSS grew between rounds")
+                self.assertLess((after[-1] - baseline) * 1024, seen_held / 2, "RSS kept the segments")
         finally:
             self.assertEqual(lg.stop(), 0)
 
