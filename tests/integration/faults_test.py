@@ -72,6 +72,8 @@ class Faults(unittest.TestCase):
 
     def test_viewers_leaving_mid_segment(self):
         rtmp_client.publish_flv(self.media, "127.0.0.1", self.lg.rtmp_port, "live", "leave")
+        # Our client has closed; livegate ends the playlist once it has read the close.
+        self.lg.wait_for(lambda: self.playlist("leave").endswith("#EXT-X-ENDLIST\n"), 5, "the playlist to end")
         uri = hls_check.Playlist(self.playlist("leave")).segments[0]["uri"]
         pid = self.lg.proc.pid
         before = fds(pid)
