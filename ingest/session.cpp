@@ -3,10 +3,10 @@
 #include "ingest/session.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "common/byte_writer.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace livegate {
@@ -47,11 +47,6 @@ std::string printable(const amf0::Value& v) {
     }
     default: return amf0::to_debug_string(v);
   }
-}
-
-int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace

@@ -4,13 +4,10 @@
 #include <cstdio>
 #include <random>
 
+#include "common/clock.h"
+
 namespace livegate {
 namespace {
-
-int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string random_tag() {
   std::random_device rd;

@@ -3,15 +3,9 @@
 
 #include <chrono>
 
+#include "common/clock.h"
+
 namespace livegate {
-namespace {
-
-int64_t unix_ms_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 StreamMonitor::Entry* StreamMonitor::find(const StreamName& name) {
   auto it = entries_.find(name.path());
