@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop_poster.h"
+#include "common/metrics.h"
 #include "common/uv_handle.h"
 #include "http/http_server.h"
 #include "http/on_publish_hook.h"
@@ -50,7 +51,7 @@ struct App {
         poster(&loop),
         authorizer(make_authorizer(c.auth, poster)),
         rtmp(&loop, c.rtmp, registry, authorizer.get()),
-        http(c.http, store) {}
+        http(c.http, store, metrics) {}
 
   static uv_loop_t* init_loop(uv_loop_t* loop) {
     uv_loop_init(loop);
@@ -60,6 +61,7 @@ struct App {
   uv_loop_t loop_storage{};
   uv_loop_t& loop = *init_loop(&loop_storage);
   const Config& config;
+  Metrics metrics;
   StreamStore store;
   StreamRegistry registry;
   StreamMonitor monitor;

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "http/api_json.h"
+#include "http/metrics_text.h"
 
 namespace livegate {
 namespace {
@@ -34,22 +35,6 @@ void json_reply(httplib::Response& res, int status, const nlohmann::json& body) 
   res.set_content(body.dump(2) + "\n", "application/json");
 }
 
-// Prometheus text exposition format 0.0.4.
-std::string render_metrics(const ServerStats& st) {
-  std::string out;
-  auto gauge = [&out](const char* name, const char* help, uint64_t value) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" gauge\n");
-    out.append(name).append(" ").append(std::to_string(value)).append("\n");
-  };
-  gauge("livegate_rtmp_connections", "Open RTMP connections.", st.rtmp_connections);
-  gauge("livegate_streams_live", "Streams being published.", st.streams_live);
-  gauge("livegate_hls_streams", "Streams whose HLS output is held (live or ended, within retention).",
-        st.hls_streams);
-  gauge("livegate_hls_bytes_held", "Bytes of MPEG-TS segments held in memory.", st.hls_bytes_held);
-  return out;
-}
-
 const std::string kSegmentPattern =
     std::string("/") + kName + "/" + kName + R"(/([A-Za-z0-9]{1,64}-[0-9]{1,20}\.ts))";
 
@@ -70,9 +55,10 @@ const Segment* HttpServer::find_segment(const httplib::Request& req,
   return hls ? hls->find(m[3].str()) : nullptr;
 }
 
-HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store)
+HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store, const Metrics& metrics)
     : config_(config),
       store_(store),
+      metrics_(metrics),
       files_(StaticFiles::load(config.www_dir.empty() ? default_www_dir() : config.www_dir)),
       server_(std::make_unique<httplib::Server>()) {}
 
@@ -159,7 +145,7 @@ void HttpServer::routes() {
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     common_headers(res, "no-cache");
-    res.set_content(render_metrics(store_.stats()), "text/plain; version=0.0.4");
+    res.set_content(render_metrics(metrics_, store_), "text/plain; version=0.0.4");
   });
   s.Get("/api/streams", [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::json list = nlohmann::json::array();

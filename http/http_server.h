@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "http/static_files.h"
 #include "segmenter/stream_store.h"
@@ -19,7 +20,7 @@ namespace livegate {
 
 class HttpServer {
  public:
-  HttpServer(const HttpConfig& config, const StreamStore& store);
+  HttpServer(const HttpConfig& config, const StreamStore& store, const Metrics& metrics);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -36,6 +37,7 @@ class HttpServer {
 
   const HttpConfig& config_;
   const StreamStore& store_;
+  const Metrics& metrics_;
   StaticFiles files_;
   std::unique_ptr<httplib::Server> server_;
   int listen_socket_ = -1;
