@@ -23,6 +23,10 @@ constexpr Entry kFiles[] = {
     {"/index.html", "index.html", "text/html; charset=utf-8"},
     {"/app.js", "app.js", "text/javascript; charset=utf-8"},
     {"/style.css", "style.css", "text/css; charset=utf-8"},
+    {"/operator.html", "operator.html", "text/html; charset=utf-8"},
+    {"/operator.js", "operator.js", "text/javascript; charset=utf-8"},
+    {"/operator.css", "operator.css", "text/css; charset=utf-8"},
+    {"/chart.js", "chart.js", "text/javascript; charset=utf-8"},
     {"/hls.min.js", "node_modules/hls.js/dist/hls.min.js", "text/javascript; charset=utf-8"},
 };
 

@@ -1,4 +1,4 @@
-// The player page's files, read once at start-up into memory: requests never touch the filesystem.
+// The web pages' files, read once at start-up into memory: requests never touch the filesystem.
 #pragma once
 
 #include <map>
@@ -16,8 +16,9 @@ struct StaticFile {
 
 class StaticFiles {
  public:
-  // Loads the known files of `www_dir` (index.html, app.js, style.css, and hls.js from its npm
-  // package) under their URL paths. A missing file is logged and left out.
+  // Loads the known files of `www_dir` (the player: index.html, app.js, style.css and hls.js from
+  // its npm package; the operator view: operator.html, operator.js, operator.css, chart.js) under
+  // their URL paths. A missing file is logged and left out.
   static StaticFiles load(const std::string& www_dir);
 
   const StaticFile* find(const std::string& url_path) const;

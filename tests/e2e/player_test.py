@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end: headless Chromium plays a published stream in the player page, from livegate and through nginx."""
+"""End-to-end in headless Chromium: the player page plays a published stream, from livegate and through nginx;
+the operator view lists live streams with their health and charts."""
 import argparse
 import json
 import os
@@ -170,6 +171,79 @@ class PlayerTest(unittest.TestCase):
         api = [fetch(edge.url("/api/streams"))[1]["X-Cache-Status"] for _ in range(2)]
         self.assertNotIn("HIT", api, "the no-cache API was cached")
         print(f"edge cache: segment {statuses}, playlist {pl}, api {api}", file=sys.stderr)
+
+    def test_c_operator_view(self):
+        # Two cheap streams that differ (frame rate, keyframe interval), so each card must show its own API data.
+        shapes = {"live/op-a": dict(fps=30, gop_s=2), "live/op-b": dict(fps=25, gop_s=4)}
+        for name, shape in shapes.items():
+            media = harness.test_media(seconds=4, width=320, height=240, **shape)
+            pub = harness.ffmpeg_publish(media, self.lg.rtmp_url(name.split("/")[1]), realtime=True, loop=True)
+            self.addCleanup(lambda p=pub: (p.terminate(), p.communicate(timeout=10)))
+        for name in shapes:
+            self.lg.wait_for(lambda: (self.lg.stream(name.split("/")[1]) or {}).get("video"), 20, f"{name} to be live")
+
+        page_url = f"http://127.0.0.1:{self.lg.http_port}/operator.html"
+        proc = subprocess.run(["node", os.path.join(HERE, "operator.mjs"), page_url,
+                               os.path.join(ARTIFACTS, "operator.png"), ",".join(shapes), "2", "40"],
+                              cwd=HERE, capture_output=True, text=True, timeout=120)
+        lines = proc.stdout.strip().splitlines()
+        context = f"\nnode stderr:\n{proc.stderr[-3000:]}\n--- livegate log ---\n{self.lg.log_text()}"
+        self.assertTrue(lines, "operator.mjs printed nothing" + context)
+        r = json.loads(lines[-1])
+        context = "\n" + json.dumps({k: v for k, v in r.items() if k != "body"}, indent=1)[-6000:] + context
+        self.assertNotIn("failure", r, context)
+        self.assertEqual(r["offsite"], [], "the page fetched from another origin" + context)
+        self.assertFalse([c for c in r["console"] if c.startswith(("pageerror", "error"))], context)
+        self.assertEqual(r["pollStatus"], "", context)
+
+        # The page lists what the API lists, in the API's own words.
+        _, body = self.lg.get("/api/streams")
+        api_names = {f"{s['app']}/{s['key']}" for s in json.loads(body)["streams"]}
+        page_body = {f"{s['app']}/{s['key']}": s for s in r["body"]["streams"]}
+        self.assertEqual(set(r["listed"]), set(page_body), context)
+        for name in shapes:
+            self.assertIn(name, api_names)
+            self.assertIn(name, r["streams"], context)
+            s, shown = page_body[name], r["streams"][name]
+            self.assertEqual(s["state"], "live")
+            self.assertEqual(shown["cells"]["state"], "live", context)
+            self.assertEqual((s["video"]["width"], s["video"]["height"]), (320, 240))
+            self.assertIn(f"{s['video']['width']}×{s['video']['height']}", shown["cells"]["video"], context)
+            self.assertEqual(int(shown["cells"]["bitrate"].split()[0].replace(",", "")), round(s["bitrate_kbps"]))
+            self.assertEqual(shown["playlist"], f"/{name}/index.m3u8", context)
+            self.assertEqual(fetch(f"http://127.0.0.1:{self.lg.http_port}{shown['playlist']}")[0], 200)
+            health = s.get("health")
+            self.assertEqual(shown["health"]["status"], health["status"] if health else "unknown", context)
+            if health:
+                self.assertEqual(shown["hints"], [p["hint"] for p in health["problems"]], context)
+            else:
+                self.assertEqual(shown["hints"], [], context)
+                self.assertIn("not reported", shown["problemsText"], context)
+
+            # A chart per series, with a line of the points the page was given, ending at the latest value.
+            self.assertEqual([c["field"] for c in shown["charts"]],
+                             ["bitrate_kbps", "frame_rate", "keyframe_interval_s"], context)
+            def first_number(*values):  # the page prefers `health`, and falls back as older servers need
+                return next(v for v in values if isinstance(v, (int, float)))
+            h = health or {}
+            current = {"bitrate_kbps": s["bitrate_kbps"],
+                       "frame_rate": first_number(h.get("measured_frame_rate"), s["video"]["measured_frame_rate"]),
+                       "keyframe_interval_s": first_number(h.get("keyframe_interval_s"), s["keyframe_interval_s"])}
+            for chart in shown["charts"]:
+                field, drawn = chart["field"], r["drawn"][name][chart["field"]]
+                self.assertGreaterEqual(chart["points"], 2, context)
+                self.assertGreater(chart["pixels"], 5, "the line is not drawn across any width" + context)
+                self.assertEqual(chart["points"], drawn["drawn"], context)
+                if drawn["source"] == "server":
+                    samples = s["history"]["samples"]
+                    values = [p[field] for p in samples if isinstance(p.get(field), (int, float))
+                              and p["t_ms"] >= max(q["t_ms"] for q in samples) - 300000]
+                    self.assertEqual(drawn["drawn"], len(values), context)
+                    self.assertAlmostEqual(drawn["last"], values[-1], places=6)
+                else:  # without history from the server, the page charts what it polled, latest last
+                    self.assertAlmostEqual(drawn["last"], current[field], places=6)
+        print(f"operator view: {r['summary']}, charts from {r['drawn'][next(iter(shapes))]['bitrate_kbps']['source']}, "
+              f"{ {n: r['streams'][n]['cells'] for n in shapes} }", file=sys.stderr)
 
 
 if __name__ == "__main__":
