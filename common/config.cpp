@@ -110,7 +110,8 @@ Setters make_setters(Config& c) {
   add_uint(s, "hls.disk_queue", h.disk_queue, 16, 1000000);
   add_path(s, "hls.dir", h.dir);
   HttpConfig& t = c.http;
-  add_uint(s, "http.threads", t.threads, 1, 10000);
+  add_uint(s, "http.threads", t.threads, 1, 64);
+  add_uint(s, "http.max_connections", t.max_connections, 1, 1000000);
   add_uint(s, "http.backlog", t.backlog, 1, 65535);
   add_uint(s, "http.keep_alive_timeout_s", t.keep_alive_timeout_s, 1, 3600);
   add_uint(s, "http.keep_alive_max_requests", t.keep_alive_max_requests, 1, 1000000);

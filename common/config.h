@@ -42,7 +42,8 @@ struct HlsConfig {
 };
 
 struct HttpConfig {
-  uint32_t threads = 64;              // worker threads; a keep-alive player holds one
+  uint32_t threads = 2;               // event loops serving HTTP, each on its own thread
+  uint32_t max_connections = 20000;   // open HTTP connections; more are closed at accept
   uint32_t backlog = 1024;            // pending connections the kernel queues for us
   uint32_t keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
   uint32_t keep_alive_max_requests = 1000;

@@ -1,47 +1,47 @@
-// The embedded HTTP server (cpp-httplib) on its own thread pool: HLS, API and the player page.
+// The embedded HTTP/1.1 server: a few libuv event loops, each on its own thread with its own listening
+// socket (SO_REUSEPORT), serving HLS, the API and the player page from immutable snapshots. Written on
+// libuv rather than with cpp-httplib's server because that holds one thread per keep-alive connection
+// (thousands of idle players starve it) and reads a whole header line before any size limit applies.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/result.h"
+#include "http/router.h"
 #include "http/static_files.h"
 #include "segmenter/stream_store.h"
-
-namespace httplib {
-class Server;
-struct Request;
-}  // namespace httplib
 
 namespace livegate {
 
 class HttpServer {
  public:
-  HttpServer(const HttpConfig& config, const StreamStore& store, const Metrics& metrics);
+  HttpServer(const HttpConfig& config, const StreamStore& store, Metrics& metrics);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, then serves on a background thread.
+  // Binds every loop's socket, then serves on background threads.
   Status start(const std::string& address, uint16_t port);
+  // Closes every connection and joins the threads; safe to call twice.
   void stop();
   uint16_t port() const noexcept { return port_; }
 
+  class Worker;  // one event loop and its connections
+
  private:
-  void routes();
-  // The segment a request's path names, kept alive by `hls`; nullptr if there is none.
-  const Segment* find_segment(const httplib::Request& req, std::shared_ptr<const HlsSnapshot>& hls) const;
+  friend class Worker;
 
   const HttpConfig& config_;
-  const StreamStore& store_;
-  const Metrics& metrics_;
+  Metrics& metrics_;
   StaticFiles files_;
-  std::unique_ptr<httplib::Server> server_;
-  int listen_socket_ = -1;
-  std::thread thread_;
+  Router router_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<uint32_t> connections_{0};  // across all loops, for http.max_connections
   uint16_t port_ = 0;
 };
 

@@ -622,7 +622,6 @@ class Hostile(unittest.TestCase):
 
     # Known to fail: Debian's cpp-httplib 0.11.4 reads a whole header line before any handler can
     # refuse it, so memory grows with the line (measured +12-14 MiB for 10 MB). Open in the hardening issue.
-    @unittest.expectedFailure
     def test_hs02_oversized_http_headers(self):
         cases = [("one 10 MB header line",
                   b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * (10 << 20) + b"\r\n\r\n"),
@@ -645,9 +644,6 @@ class Hostile(unittest.TestCase):
                                                 f"the request (not bounded by http.max_header_bytes)")
 
     # ================================================================= RE-08 idle HTTP keep-alive flood
-    # Known to fail: cpp-httplib holds one pool thread per connection for its keep-alive timeout, so
-    # 2,000 idle sockets starve 64 workers. Needs an event-driven front; open in the hardening issue.
-    @unittest.expectedFailure
     def test_re08_idle_http_connections(self):
         count, hold_limit = 2000, HTTP_READ_TIMEOUT_S + 7
         fd0 = fd_count(self.pid)

@@ -1,0 +1,52 @@
+// What each URL answers: HLS playlists and segments, the JSON API, metrics, health and the player
+// page. Pure request-to-response over immutable snapshots, so every route is testable without sockets.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/metrics.h"
+#include "http/http_request.h"
+#include "http/static_files.h"
+#include "segmenter/stream_store.h"
+
+namespace livegate {
+
+struct HttpResponse {
+  int status = 200;
+  const char* route = "none";  // the metrics label of the route that answered
+  std::string content_type;
+  std::string cache_control;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides the standard ones
+  // The body is a view into memory kept alive by `owner` (a snapshot, a segment's bytes), so serving
+  // never copies it.
+  std::shared_ptr<const void> owner;
+  std::string_view body;
+  bool ranges = false;  // byte ranges are honoured on this body
+
+  void set_text(std::string text);  // owns a copy of `text` as the body
+};
+
+// A short text response with the given status, for errors and refusals.
+HttpResponse text_response(int status, std::string text, const char* route = "none");
+
+class Router {
+ public:
+  Router(const StreamStore& store, const StaticFiles& files, const Metrics& metrics)
+      : store_(store), files_(files), metrics_(metrics) {}
+
+  // Never throws for a client's input; the body of a HEAD answer is left for the caller to drop.
+  HttpResponse handle(const HttpRequest& req) const;
+
+ private:
+  HttpResponse get(const HttpRequest& req) const;
+
+  const StreamStore& store_;
+  const StaticFiles& files_;
+  const Metrics& metrics_;
+};
+
+}  // namespace livegate

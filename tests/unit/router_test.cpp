@@ -1,0 +1,114 @@
+// Routes over a StreamStore with one stream: what each URL answers, with which headers, and that no
+// malformed or foreign path reaches a stream or a file.
+#include "http/router.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+using namespace livegate;
+
+namespace {
+
+HttpRequest get(std::string path, std::string method = "GET") {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = path;
+  r.path = path.substr(0, path.find('?'));
+  return r;
+}
+
+struct Fixture {
+  StreamStore store;
+  Metrics metrics;
+  StaticFiles files;
+  std::shared_ptr<const std::vector<uint8_t>> bytes = std::make_shared<const std::vector<uint8_t>>(376, 0x47);
+
+  Fixture() {
+    const auto dir = std::filesystem::temp_directory_path() / ("livegate-router-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "index.html") << "<video></video>";
+    files = StaticFiles::load(dir.string());
+    std::filesystem::remove_all(dir);
+
+    auto hls = std::make_shared<HlsSnapshot>();
+    hls->playlist = "#EXTM3U\n";
+    Segment s;
+    s.uri = "abcx1-7.ts";
+    s.bytes = bytes;
+    hls->segments.push_back(s);
+    hls->listed = 1;
+    store.put_hls("live/cam", hls);
+    auto snap = std::make_shared<StreamSnapshot>();
+    snap->name = StreamName{"live", "cam"};
+    snap->live = true;
+    store.put(snap);
+  }
+  HttpResponse handle(const HttpRequest& r) const { return Router(store, files, metrics).handle(r); }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "playlists and segments are served from the snapshot without a copy") {
+  HttpResponse r = handle(get("/live/cam/index.m3u8"));
+  CHECK(r.status == 200);
+  CHECK(r.route == std::string("playlist"));
+  CHECK(r.content_type == "application/vnd.apple.mpegurl");
+  CHECK(r.cache_control == "max-age=1");
+  CHECK(r.body == "#EXTM3U\n");
+  CHECK(r.body.data() == store.get_hls("live/cam")->playlist.data());
+
+  r = handle(get("/live/cam/abcx1-7.ts"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "video/mp2t");
+  CHECK(r.cache_control == "public, max-age=31536000, immutable");
+  CHECK(r.ranges);
+  CHECK(r.body.size() == 376);
+  CHECK(static_cast<const void*>(r.body.data()) == bytes->data());
+  CHECK(bytes.use_count() == 3);  // the fixture, the store's segment and the response
+}
+
+TEST_CASE_FIXTURE(Fixture, "unknown streams, segments and malformed names are 404 with a short max-age") {
+  for (const char* path : {"/live/other/index.m3u8", "/live/cam/abcx1-8.ts", "/live/cam/../cam/index.m3u8",
+                           "/live/cam/abc-x.ts", "/live/cam/-1.ts", "/live/c%61m/index.m3u8", "/live/cam/index.m3u8/",
+                           "/live//index.m3u8", "//cam/index.m3u8", "/a/b/c/d/e/f/g", "/live/cam/abcx1-7.ts.ts",
+                           "/api/streams/live", "/nothing"}) {
+    CAPTURE(path);
+    const HttpResponse r = handle(get(path));
+    CHECK(r.status == 404);
+    CHECK(r.cache_control == "max-age=1");
+  }
+}
+
+TEST_CASE_FIXTURE(Fixture, "the API, health, metrics and page routes") {
+  HttpResponse r = handle(get("/api/streams"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.body.find("\"cam\"") != std::string_view::npos);
+  CHECK(handle(get("/api/streams/live/cam")).status == 200);
+  r = handle(get("/api/streams/live/other"));
+  CHECK(r.status == 404);
+  CHECK(r.content_type == "application/json");
+  CHECK(handle(get("/healthz")).body == "ok\n");
+  metrics.counter("livegate_test_total", "A test counter.").fetch_add(3);
+  r = handle(get("/metrics"));
+  CHECK(r.body.find("livegate_test_total 3\n") != std::string_view::npos);
+  r = handle(get("/"));
+  CHECK(r.status == 200);
+  CHECK(r.body == "<video></video>");
+}
+
+TEST_CASE_FIXTURE(Fixture, "methods: preflight for every route, 405 for anything but GET, HEAD and OPTIONS") {
+  HttpResponse r = handle(get("/live/cam/index.m3u8", "OPTIONS"));
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  CHECK(handle(get("/live/cam/index.m3u8", "HEAD")).status == 200);
+  for (const char* m : {"POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"}) {
+    r = handle(get("/live/cam/index.m3u8", m));
+    CHECK(r.status == 405);
+    REQUIRE(r.headers.size() == 1);
+    CHECK(r.headers[0].first == "Allow");
+  }
+}
