@@ -32,8 +32,7 @@
   function duration(ms) {
     const s = Math.round(ms / 1000);
     if (s < 90) return `${s} s`;
-    const m = s / 60;
-    return `${Number.isInteger(m) ? m : m.toFixed(1)} min`;
+    return `${Number((s / 60).toFixed(1))} min`;
   }
 
   // Draws `opts.points` ([{t, v}], t in ms, v a number or null, oldest first) into the <svg> `svg`,
@@ -85,7 +84,7 @@
       parts.push(node('circle', { class: 'chart-dot', cx: x(last.t).toFixed(1), cy: y(last.v).toFixed(1), r: 2.5 }));
     } else {
       parts.push(node('text', { class: 'chart-empty', x: PAD.left + PLOT_W / 2, y: PAD.top + PLOT_H / 2,
-        'text-anchor': 'middle' }, 'no samples yet'));
+        'text-anchor': 'middle' }, 'no samples'));
     }
 
     const summary = { drawn: inside.length, last: last ? last.v : NaN,
@@ -95,7 +94,7 @@
     const words = last
       ? `${opts.label} over the last ${duration(opts.span)}: now ${number(summary.last, opts.digits)}${unit}, ` +
         `lowest ${number(summary.min, opts.digits)}, highest ${number(summary.max, opts.digits)}`
-      : `${opts.label}: no samples yet`;
+      : `${opts.label}: no samples`;
     svg.setAttribute('aria-label', words);
     svg.replaceChildren(node('title', {}, words), ...parts);
     return summary;

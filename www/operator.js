@@ -19,7 +19,8 @@
 
   const nameOf = (s) => `${s.app}/${s.key}`;
   const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
-  const firstNum = (...vs) => vs.find(isNum);
+  // Rates and intervals are 0 until measured (or without video): that is "unknown", not zero.
+  const firstPositive = (...vs) => vs.find((v) => isNum(v) && v > 0);
   const obj = (v) => (v && typeof v === 'object' ? v : {});
   const fmt = (v, digits, unit = '') => (isNum(v)
     ? `${Number(v.toFixed(digits)).toLocaleString('en-US', { maximumFractionDigits: digits })}${unit}` : DASH);
@@ -27,9 +28,9 @@
   const clock = (ms) => (isNum(ms) && ms > 0 ? new Date(ms).toLocaleTimeString('en-GB') : DASH);
 
   // Newer servers report these in `health`; older ones only in `video` and the stream itself.
-  const measuredFps = (s) => firstNum(obj(s.health).measured_frame_rate, obj(s.video).measured_frame_rate);
-  const declaredFps = (s) => firstNum(obj(s.health).declared_frame_rate, obj(s.video).frame_rate);
-  const keyframeInterval = (s) => firstNum(obj(s.health).keyframe_interval_s, s.keyframe_interval_s,
+  const measuredFps = (s) => firstPositive(obj(s.health).measured_frame_rate, obj(s.video).measured_frame_rate);
+  const declaredFps = (s) => firstPositive(obj(s.health).declared_frame_rate, obj(s.video).frame_rate);
+  const keyframeInterval = (s) => firstPositive(obj(s.health).keyframe_interval_s, s.keyframe_interval_s,
     obj(s.video).keyframe_interval_s);
   const healthStatus = (s) => (s.health && HEALTH[s.health.status] ? s.health.status : 'unknown');
   const problems = (s) => (s.health && Array.isArray(s.health.problems) ? s.health.problems.filter(Boolean) : null);
