@@ -220,7 +220,9 @@
     c.segments.textContent = s.hls ? count(s.hls.segments_listed) : DASH;
     c.problems.textContent = problemsSummary(s);
     view.card.classList.toggle('ended', !live);
-    view.card.querySelector('.playlist').href = typeof s.playlist === 'string' ? s.playlist : `/${name}/index.m3u8`;
+    // Only a path on this server: the link must not lead elsewhere whatever the field holds.
+    const path = typeof s.playlist === 'string' && /^\/[A-Za-z0-9_.\/-]+$/.test(s.playlist) && !s.playlist.startsWith('//');
+    view.card.querySelector('.playlist').href = path ? s.playlist : `/${name}/index.m3u8`;
     for (const f of view.facts) f.dd.textContent = f.read(s);
     renderProblems(view, s);
     renderCharts(view, s);
@@ -259,7 +261,8 @@
     order($('overview').tBodies[0], shown.map((v) => v.row));
     order($('cards'), shown.map((v) => v.card));
     $('empty').hidden = streams.length > 0;
-    $('summary').textContent = summary(streams);
+    const text = summary(streams);
+    if ($('summary').textContent !== text) $('summary').textContent = text;  // a live region: speak changes only
     op.streams = streams.map(nameOf);
   }
 
