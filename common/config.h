@@ -21,7 +21,8 @@ struct RtmpConfig {
   uint32_t max_command_size = 64 << 10;   // command/data message bytes (AMF)
   uint32_t max_chunk_size = 65536;        // largest Set Chunk Size accepted from a peer
   uint32_t max_chunk_streams = 64;        // chunk stream ids with state per connection
-  uint32_t max_buffered_bytes = 4 << 20;  // bytes of incomplete messages held for one connection
+  uint32_t max_buffered_bytes = 4 << 20;  // incomplete messages held for one connection (more closes it);
+                                          // unread answers to it (more pauses reading it)
   uint32_t amf_max_depth = 16;            // AMF0 object nesting
   uint32_t max_streams = 256;             // streams published at once
   uint32_t out_chunk_size = 4096;         // the chunk size we announce and send with

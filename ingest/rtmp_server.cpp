@@ -10,8 +10,6 @@ namespace livegate {
 namespace {
 
 constexpr uint64_t kSweepIntervalMs = 250;
-// A publisher reads almost nothing from us; this much unsent means it stopped reading.
-constexpr size_t kMaxPendingWrite = 1 << 20;
 
 // The peer's address as the socket reports it (never anything the client sends).
 struct PeerAddress {
@@ -58,6 +56,7 @@ class RtmpServer::Connection {
   }
 
   int start() {
+    paused_ = false;
     return uv_read_start(
         tcp_.stream(),
         [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -68,6 +67,10 @@ class RtmpServer::Connection {
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
           if (auto* self = owner_of<Connection>(s)) self->on_read(n, buf);
         });
+  }
+
+  void resume() {
+    if (const int rc = start(); rc != 0) close(std::string("read error: ") + uv_strerror(rc));
   }
 
   const Session& session() const noexcept { return session_; }
@@ -154,22 +157,26 @@ class RtmpServer::Connection {
       auto req = std::make_unique<WriteRequest>();
       req->data.assign(out.begin() + static_cast<ptrdiff_t>(sent), out.end());
       pending_ += req->data.size();
-      if (pending_ > kMaxPendingWrite) {
-        close("peer does not read");
-        return false;
-      }
       uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req->data.data()), req->data.size());
       const int rc = uv_write(&req->req, tcp_.stream(), &b, 1, [](uv_write_t* r, int status) {
         std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(r));
         auto* self = owner_of<Connection>(r->handle);
         if (!self) return;  // connection already gone; libuv cancels its writes
         self->pending_ -= owned->data.size();
-        if (status < 0) self->close(std::string("write error: ") + uv_strerror(status));
+        if (status < 0) return self->close(std::string("write error: ") + uv_strerror(status));
+        if (self->pending_ == 0 && self->paused_) self->resume();
       });
       if (rc == 0) {
         req.release();  // owned by libuv until the callback
       } else {
         pending_ -= req->data.size();
+      }
+      // Backpressure: answers only follow input, so a peer that does not read its answers is not read
+      // either until they drain; a stuck one meets its publish or idle timeout.
+      if (pending_ >= server_.config_.max_buffered_bytes && !paused_) {
+        paused_ = true;
+        uv_read_stop(tcp_.stream());
+        log_debug(session_.subject(), "reading paused: the peer does not read its answers");
       }
     }
     out.clear();
@@ -186,6 +193,7 @@ class RtmpServer::Connection {
   uint64_t last_media_count_ = 0;
   uint64_t last_media_ms_ = 0;
   size_t pending_ = 0;
+  bool paused_ = false;  // reading stopped until pending_ drains
   bool closed_ = false;
 };
 
