@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <vector>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -26,6 +27,12 @@ namespace livegate {
 namespace {
 
 constexpr uint64_t kTickMs = 1000;
+// The loop-lag probe: a timer this often, and how late it fires is the lag. Short enough to catch a
+// stall of a few tens of milliseconds, which already delays every RTMP connection on the loop.
+constexpr uint64_t kLagProbeMs = 100;
+// A histogram rather than a last/max gauge: it loses no stall between two scrapes, whatever the
+// scrape interval, and gives quantiles over any window with histogram_quantile().
+const std::vector<double> kLagBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 
 std::unique_ptr<PublishAuthorizer> make_authorizer(const AuthConfig& auth, LoopPoster& poster) {
   if (!auth.keys.empty()) {
@@ -45,13 +52,17 @@ struct App {
   explicit App(const Config& c)
       : config(c),
         registry(c.rtmp.max_streams),
-        monitor(store, std::chrono::seconds(c.hls.retention_s)),
+        monitor(store, monitor_config(c.hls)),
         disk(c.hls.dir.empty() ? nullptr : std::make_unique<DiskWriter>(c.hls.dir, c.hls.disk_queue)),
-        hls(c.hls, store, disk.get()),
+        hls(c.hls, store, metrics, disk.get()),
         poster(&loop),
         authorizer(make_authorizer(c.auth, poster)),
-        rtmp(&loop, c.rtmp, registry, authorizer.get()),
-        http(c.http, store, metrics) {}
+        rtmp(&loop, c.rtmp, registry, authorizer.get(), metrics),
+        http(c.http, store, metrics),
+        loop_lag(metrics.histogram("livegate_loop_lag_seconds",
+                                   "How late the event loop ran a timer due every 100 ms: time it was busy "
+                                   "elsewhere, which every RTMP connection waits for.",
+                                   kLagBuckets)) {}
 
   static uv_loop_t* init_loop(uv_loop_t* loop) {
     uv_loop_init(loop);
@@ -73,7 +84,19 @@ struct App {
   HttpServer http;
   UvHandle<uv_signal_t> sigint, sigterm;
   UvHandle<uv_timer_t> ticker;
+  Histogram& loop_lag;
+  UvHandle<uv_timer_t> lag_probe;
+  uint64_t lag_probe_last_ns = 0;
   bool stopping = false;
+
+  void probe_lag() {
+    const uint64_t now = uv_hrtime();
+    if (lag_probe_last_ns != 0) {
+      const int64_t late_ns = int64_t(now - lag_probe_last_ns) - int64_t(kLagProbeMs * 1000000);
+      loop_lag.observe(late_ns > 0 ? double(late_ns) / 1e9 : 0.0);
+    }
+    lag_probe_last_ns = now;
+  }
 
   void tick() {
     monitor.tick(StreamMonitor::Clock::now());
@@ -90,11 +113,13 @@ struct App {
     sigint.close();
     sigterm.close();
     ticker.close();
+    lag_probe.close();
   }
 };
 
 int run(const Config& config) {
   set_log_level(config.log_level);
+  set_log_format(config.log_format);
   App app(config);
   app.registry.subscribe(&app.monitor);
   app.registry.subscribe(&app.hls);
@@ -124,6 +149,13 @@ int run(const Config& config) {
         if (auto* a = owner_of<App>(t)) a->tick();
       },
       kTickMs, kTickMs);
+  app.lag_probe.init(uv_timer_init, &app.loop, &app);
+  uv_timer_start(
+      app.lag_probe.get(),
+      [](uv_timer_t* t) {
+        if (auto* a = owner_of<App>(t)) a->probe_lag();
+      },
+      kLagProbeMs, kLagProbeMs);
 
   const std::string host = config.bind == "0.0.0.0" || config.bind == "::" ? "127.0.0.1" : config.bind;
   log_info("main", std::string("livegate ") + LIVEGATE_VERSION + " ready: publish to rtmp://" + host + ":" +

@@ -74,6 +74,12 @@ Setters make_setters(Config& c) {
     }
     return {};
   };
+  s["log_format"] = [&c](const json& v) -> Status {
+    if (!v.is_string() || !parse_log_format(v.get<std::string>(), c.log_format)) {
+      return Error{"config: log_format must be text or json, got " + v.dump()};
+    }
+    return {};
+  };
   RtmpConfig& r = c.rtmp;
   add_uint(s, "rtmp.max_connections", r.max_connections, 1, 1000000);
   add_uint(s, "rtmp.max_connections_per_ip", r.max_connections_per_ip, 1, 1000000);

@@ -69,6 +69,7 @@ struct Config {
   uint16_t rtmp_port = 1935;
   uint16_t http_port = 8080;
   LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::text;  // "json": one JSON object per line, for log collectors
   RtmpConfig rtmp;
   HlsConfig hls;
   HttpConfig http;

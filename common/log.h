@@ -1,19 +1,34 @@
-// One line per event to stderr: time, level, the subject it concerns (a connection, a stream), the message.
+// One line per event to stderr: time, level, the subject it concerns (a connection, a stream), the message;
+// as text or as a JSON object per line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace livegate {
 
 enum class LogLevel { debug, info, warn, error };
+// text: `TIME LEVEL [subject] message`; json: {"time","level","subject","msg"} for log collectors.
+enum class LogFormat { text, json };
 
 bool parse_log_level(std::string_view text, LogLevel& out) noexcept;
 const char* to_string(LogLevel level) noexcept;
+bool parse_log_format(std::string_view text, LogFormat& out) noexcept;
+const char* to_string(LogFormat format) noexcept;
 
-// The process-wide threshold; set once at start-up before threads exist.
+// The process-wide threshold and format; set once at start-up before threads exist.
 void set_log_level(LogLevel level) noexcept;
 bool log_enabled(LogLevel level) noexcept;
+void set_log_format(LogFormat format) noexcept;
+
+// One event as the line written for it (with its final newline), in `format`. `unix_ms` is the time.
+std::string format_log_line(LogFormat format, int64_t unix_ms, LogLevel level, std::string_view subject,
+                            std::string_view message);
+
+// A message about a broken limit names it as "limit KEY" (the config key, e.g. "limit
+// handshake_timeout_ms reached"); this returns KEY, or "" when the message names no limit.
+std::string_view limit_named_in(std::string_view message) noexcept;
 
 void log_line(LogLevel level, std::string_view subject, std::string_view message) noexcept;
 

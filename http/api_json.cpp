@@ -1,6 +1,10 @@
 // One stream's snapshot as the JSON object served by /api/streams.
 #include "http/api_json.h"
 
+#include <cmath>
+
+#include "segmenter/stream_monitor.h"
+
 namespace livegate {
 namespace {
 
@@ -12,6 +16,47 @@ nlohmann::json track_json(const TrackStats& t) {
           {"last_dts_ms", t.last_dts / 90},
           {"dts_backwards", t.dts_backwards},
           {"pts_before_dts", t.pts_before_dts}};
+}
+
+// A measurement the stream has not given yet is null, not a made-up zero.
+nlohmann::json known(bool is_known, double value) {
+  return is_known ? nlohmann::json(value) : nlohmann::json();
+}
+
+nlohmann::json health_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
+  const StreamHealth health = evaluate_health(s, hls);
+  nlohmann::json problems = nlohmann::json::array();
+  for (const HealthProblem& p : health.problems) {
+    problems.push_back({{"code", p.code}, {"severity", to_string(p.severity)}, {"hint", p.hint}});
+  }
+  const HealthFacts& f = s.health;
+  nlohmann::json j;
+  j["status"] = to_string(health.status);
+  j["problems"] = std::move(problems);
+  j["keyframe_interval_s"] = known(s.keyframe_interval_s > 0, s.keyframe_interval_s);
+  j["declared_frame_rate"] = known(f.declared_fps > 0, f.declared_fps);
+  j["measured_frame_rate"] = known(s.measured_fps > 0, s.measured_fps);
+  j["av_drift_ms"] = known(f.av_drift_known, std::round(f.av_drift_ms));
+  j["av_drift_ms_per_min"] = known(f.av_drift_known, std::round(f.av_drift_ms_per_min * 10) / 10);
+  j["timestamp_jumps"] = hls ? hls->timestamp_jumps : 0;
+  j["timestamp_wraps"] = f.timestamp_wraps;
+  j["dts_backwards"] = s.video_stats.dts_backwards + s.audio_stats.dts_backwards;
+  j["long_segments"] = hls ? hls->long_segments_gop + hls->long_segments_gap : 0;
+  j["dropped_frames"] = f.dropped_frames;
+  j["late_frames"] = f.late_frames;
+  j["reconnects"] = f.reconnects;
+  return j;
+}
+
+nlohmann::json history_json(const StreamSnapshot& s) {
+  nlohmann::json samples = nlohmann::json::array();
+  for (const HistorySample& h : s.history) {
+    samples.push_back({{"t_ms", h.t_ms},
+                       {"bitrate_kbps", std::round(h.bitrate_kbps * 10) / 10},
+                       {"frame_rate", std::round(h.frame_rate * 100) / 100},
+                       {"keyframe_interval_s", std::round(h.keyframe_interval_s * 1000) / 1000}});
+  }
+  return {{"interval_s", s.history_interval_s}, {"samples", std::move(samples)}};
 }
 
 }  // namespace
@@ -62,6 +107,8 @@ nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : s.metadata) meta[k] = v;
   j["metadata"] = std::move(meta);
+  j["health"] = health_json(s, hls);
+  j["history"] = history_json(s);
   return j;
 }
 

@@ -1,21 +1,52 @@
 // Prometheus text exposition format 0.0.4.
 #include "http/metrics_text.h"
 
+#include "segmenter/stream_monitor.h"
+
 namespace livegate {
 
 std::string render_metrics(const Metrics& metrics, const StreamStore& store) {
   std::string out = metrics.render();
   const ServerStats st = store.stats();
-  auto gauge = [&out](const char* name, const char* help, uint64_t value) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" gauge\n");
-    out.append(name).append(" ").append(std::to_string(value)).append("\n");
+  auto gauge = [&out](const char* name, const char* help, double value) {
+    render_family(out, name, help, MetricType::gauge, {{{}, value}});
   };
-  gauge("livegate_rtmp_connections", "Open RTMP connections.", st.rtmp_connections);
-  gauge("livegate_streams_live", "Streams being published.", st.streams_live);
+  gauge("livegate_rtmp_connections", "Open RTMP connections.", double(st.rtmp_connections));
+  gauge("livegate_streams_live", "Streams being published now (one publisher each).",
+        double(st.streams_live));
   gauge("livegate_hls_streams", "Streams whose HLS output is held (live or ended, within retention).",
-        st.hls_streams);
-  gauge("livegate_hls_bytes_held", "Bytes of MPEG-TS segments held in memory.", st.hls_bytes_held);
+        double(st.hls_streams));
+  gauge("livegate_hls_bytes_held", "Bytes of MPEG-TS segments held in memory.", double(st.hls_bytes_held));
+
+  // Per-stream series come from the snapshots at render time, so they vanish with their stream
+  // instead of lingering in the registry.
+  std::vector<MetricSample> bitrate, fps, keyframe, drift, problems;
+  for (const auto& s : store.list()) {
+    const MetricLabels labels{{"app", s->name.app}, {"key", s->name.key}};
+    const bool live = s->live;
+    bitrate.push_back({labels, live ? s->bitrate_kbps * 1000.0 : 0.0});
+    if (s->video) {
+      fps.push_back({labels, live ? s->measured_fps : 0.0});
+      if (s->keyframe_interval_s > 0) keyframe.push_back({labels, s->keyframe_interval_s});
+    }
+    if (s->health.av_drift_known) drift.push_back({labels, s->health.av_drift_ms / 1000.0});
+    const auto hls = store.get_hls(s->name.path());
+    problems.push_back({labels, double(evaluate_health(*s, hls.get()).problems.size())});
+  }
+  render_family(out, "livegate_stream_input_bitrate_bits_per_second",
+                "Input bitrate of a stream over the last second (0 once it ended).", MetricType::gauge,
+                std::move(bitrate));
+  render_family(out, "livegate_stream_frames_per_second",
+                "Video frames per second of media time over the last seconds (0 once it ended).",
+                MetricType::gauge, std::move(fps));
+  render_family(out, "livegate_stream_keyframe_interval_seconds",
+                "Time between a stream's last two keyframes.", MetricType::gauge, std::move(keyframe));
+  render_family(
+      out, "livegate_stream_av_drift_seconds",
+      "Audio timestamps minus video timestamps, change since the publish began (positive: audio ahead).",
+      MetricType::gauge, std::move(drift));
+  render_family(out, "livegate_stream_problems", "Health problems a stream has now (see /api/streams).",
+                MetricType::gauge, std::move(problems));
   return out;
 }
 

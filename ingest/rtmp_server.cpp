@@ -107,6 +107,15 @@ class RtmpServer::Connection {
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
+    if (!session_.refusal().empty()) {
+      server_.metrics_
+          .counter("livegate_publish_refusals_total", "Publishers refused, by reason.",
+                   {{"reason", session_.refusal()}})
+          .fetch_add(1, std::memory_order_relaxed);
+      if (!session_.refused_by_limit().empty()) server_.count_limit("limit " + session_.refused_by_limit());
+    } else {
+      server_.count_limit(reason);
+    }
     if (reason.rfind("limit ", 0) == 0) {
       log_warn(session_.subject(), "closed: " + reason);
     } else if (session_.state() == Session::State::publishing ||
@@ -125,6 +134,7 @@ class RtmpServer::Connection {
       close(n == UV_EOF ? "peer closed the connection" : std::string("read error: ") + uv_strerror(n));
       return;
     }
+    server_.received_bytes_total_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     Status s = session_.feed(Bytes(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(n)));
     if (handshake_done_ms_ == 0 && session_.state() != Session::State::handshake) {
       handshake_done_ms_ = uv_now(server_.loop_);
@@ -137,6 +147,7 @@ class RtmpServer::Connection {
     if (!flush()) return;
     if (!s) {
       log_warn(session_.subject(), s.error());
+      server_.count_limit(s.error());
       close("protocol error");
     } else if (closing) {
       close("refused");
@@ -198,8 +209,17 @@ class RtmpServer::Connection {
 };
 
 RtmpServer::RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry,
-                       PublishAuthorizer* authorizer)
-    : loop_(loop), config_(config), registry_(registry), authorizer_(authorizer) {}
+                       PublishAuthorizer* authorizer, Metrics& metrics)
+    : loop_(loop),
+      config_(config),
+      registry_(registry),
+      authorizer_(authorizer),
+      metrics_(metrics),
+      accepted_total_(
+          metrics.counter("livegate_rtmp_connections_accepted_total",
+                          "RTMP connections accepted (those refused at accept count as limit violations).")),
+      received_bytes_total_(
+          metrics.counter("livegate_rtmp_received_bytes_total", "Bytes read from RTMP clients.")) {}
 
 RtmpServer::~RtmpServer() { stop(); }
 
@@ -246,17 +266,20 @@ void RtmpServer::on_connection(int status) {
   if (conns_.size() >= config_.max_connections) {
     log_warn("rtmp", "refused " + peer.display + ": limit max_connections (" +
                          std::to_string(config_.max_connections) + ") reached");
+    count_limit("limit max_connections");
     return;
   }
   if (per_ip_[peer.ip] >= config_.max_connections_per_ip) {
     log_warn("rtmp", "refused " + peer.display + ": limit max_connections_per_ip (" +
                          std::to_string(config_.max_connections_per_ip) + ") reached");
+    count_limit("limit max_connections_per_ip");
     return;
   }
   const uint64_t id = next_id_++;
   auto conn = std::make_unique<Connection>(*this, id, std::move(tcp), peer);
   if (conn->start() != 0) return;
   log_debug(conn->session().subject(), "accepted");
+  accepted_total_.fetch_add(1, std::memory_order_relaxed);
   ++per_ip_[peer.ip];
   conns_.emplace(id, std::move(conn));
 }
@@ -277,6 +300,16 @@ void RtmpServer::destroy(uint64_t id) {
   if (it == conns_.end()) return;
   if (auto ip = per_ip_.find(it->second->ip()); ip != per_ip_.end() && --ip->second == 0) per_ip_.erase(ip);
   conns_.erase(it);
+}
+
+void RtmpServer::count_limit(std::string_view message) {
+  const std::string_view key = limit_named_in(message);
+  if (key.empty()) return;
+  metrics_
+      .counter("livegate_limit_violations_total",
+               "Connections or publishes stopped by a configured limit, by its key.",
+               {{"limit", std::string(key)}})
+      .fetch_add(1, std::memory_order_relaxed);
 }
 
 void RtmpServer::stop() {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "common/publish_auth.h"
 #include "common/result.h"
 #include "common/uv_handle.h"
@@ -19,9 +20,10 @@ namespace livegate {
 
 class RtmpServer {
  public:
-  // `authorizer` may be null: anyone may publish.
+  // `authorizer` may be null: anyone may publish. `metrics` counts connections, bytes, broken limits
+  // and refused publishers.
   RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry& registry,
-             PublishAuthorizer* authorizer);
+             PublishAuthorizer* authorizer, Metrics& metrics);
   ~RtmpServer();
   RtmpServer(const RtmpServer&) = delete;
   RtmpServer& operator=(const RtmpServer&) = delete;
@@ -38,11 +40,16 @@ class RtmpServer {
   void on_connection(int status);
   void sweep();  // the periodic timeout check
   void destroy(uint64_t id);
+  // Counts the limit a log message names ("limit KEY ..."), if any.
+  void count_limit(std::string_view message);
 
   uv_loop_t* loop_;
   const RtmpConfig& config_;
   StreamRegistry& registry_;
   PublishAuthorizer* authorizer_;
+  Metrics& metrics_;
+  std::atomic<uint64_t>& accepted_total_;
+  std::atomic<uint64_t>& received_bytes_total_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_timer_t> sweep_timer_;
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;

@@ -206,6 +206,7 @@ Status Session::handle_connect(double txn, const amf0::Value* command_object) {
                                  {"code", amf0::Value::String("NetConnection.Connect.Rejected")},
                                  {"description", amf0::Value::String("unknown application " + app_)}})});
     closing_ = true;
+    refusal_ = "bad_app";
     log_warn(subject_, "connect refused: unknown application \"" + app_ + "\"");
     return {};
   }
@@ -244,7 +245,7 @@ Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::V
   PublishRequest request{
       {app_, full.substr(0, q)}, q == std::string::npos ? "" : full.substr(q + 1), peer_ip_, tc_url_};
   if (!valid_key(request.name.key)) {
-    refuse_publish(msg.stream_id, "invalid stream key", "invalid stream key");
+    refuse_publish(msg.stream_id, "invalid stream key", "invalid stream key", "bad_key");
     return {};
   }
   if (!authorizer_) {
@@ -266,19 +267,32 @@ Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::V
   return {};
 }
 
-void Session::refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why) {
+void Session::refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why,
+                             std::string reason) {
   send_status(stream_id, "error", "NetStream.Publish.BadName", why);
   closing_ = true;
+  refusal_ = std::move(reason);
   log_warn(subject_, "publish of " + what + " refused: " + why);
 }
 
 void Session::finish_publish(uint32_t stream_id, const PublishRequest& request, const Status& decision) {
   state_ = State::connected;
   const std::string path = request.name.path();
-  if (!decision) return refuse_publish(stream_id, path, decision.error());
+  if (!decision) {
+    // The authorizers' errors (common/publish_auth.h, http/on_publish_hook.cpp) say whether an answer
+    // came: "publish callback failed"/"queue is full" mean none did (timeout, unreachable, overload).
+    const std::string& why = decision.error();
+    const bool no_answer =
+        why.rfind("publish callback failed", 0) == 0 || why.find("queue is full") != std::string::npos;
+    return refuse_publish(stream_id, path, why, no_answer ? "auth_unavailable" : "auth_refused");
+  }
   PublishInfo info{id_, peer_, encoder_, unix_ms_now()};
   Result<Publication> pub = registry_.publish(request.name, info);
-  if (!pub) return refuse_publish(stream_id, path, pub.error());
+  if (!pub) {
+    refusal_limit_ = std::string(limit_named_in(pub.error()));
+    return refuse_publish(stream_id, path, pub.error(),
+                          refusal_limit_.empty() ? "stream_busy" : refusal_limit_);
+  }
   publication_ = std::move(pub).value();
   publish_request_ = request;
   publish_stream_id_ = stream_id;

@@ -44,6 +44,11 @@ class Session {
   uint64_t media_messages() const noexcept { return media_messages_; }
   size_t buffered_bytes() const noexcept { return chunks_.buffered_bytes(); }
   const std::string& subject() const noexcept { return subject_; }
+  // Why the session refused its peer, as a metrics label (bad_app, bad_key, auth_refused,
+  // auth_unavailable, stream_busy, max_streams), and the config key of the limit that refused it, if
+  // one did; both empty if nothing was refused.
+  const std::string& refusal() const noexcept { return refusal_; }
+  const std::string& refused_by_limit() const noexcept { return refusal_limit_; }
 
  private:
   Status on_message(RtmpMessage&& msg);
@@ -56,7 +61,8 @@ class Session {
   Status handle_connect(double txn, const amf0::Value* command_object);
   Status handle_publish(const RtmpMessage& msg, const std::vector<amf0::Value>& args);
   void finish_publish(uint32_t stream_id, const PublishRequest& request, const Status& decision);
-  void refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why);
+  void refuse_publish(uint32_t stream_id, const std::string& what, const std::string& why,
+                      std::string reason);
   void end_publish(const char* why);
 
   void send(uint32_t csid, uint8_t type, uint32_t stream_id, Bytes payload);
@@ -81,6 +87,8 @@ class Session {
   ChunkWriter writer_;
   std::vector<uint8_t> out_;
   bool closing_ = false;
+  std::string refusal_;
+  std::string refusal_limit_;
   bool in_feed_ = false;  // an authorizer that answers at once needs no output_ready_ call
 
   std::string app_;

@@ -19,8 +19,18 @@ std::string random_tag() {
 
 }  // namespace
 
-HlsSegmenter::HlsSegmenter(const HlsConfig& config, StreamStore& store, DiskWriter* disk)
-    : config_(config), store_(store), disk_(disk), instance_tag_(random_tag()) {}
+HlsSegmenter::HlsSegmenter(const HlsConfig& config, StreamStore& store, Metrics& metrics, DiskWriter* disk)
+    : config_(config),
+      store_(store),
+      segments_total_(metrics.counter("livegate_hls_segments_total", "HLS segments produced.")),
+      long_gop_total_(metrics.counter("livegate_hls_long_segments_total",
+                                      "Segments longer than hls.target_duration_s, by cause.",
+                                      {{"reason", "long_gop"}})),
+      long_gap_total_(metrics.counter("livegate_hls_long_segments_total",
+                                      "Segments longer than hls.target_duration_s, by cause.",
+                                      {{"reason", "gap"}})),
+      disk_(disk),
+      instance_tag_(random_tag()) {}
 
 HlsSegmenter::Entry* HlsSegmenter::find(const StreamName& name) {
   auto it = streams_.find(name.path());
@@ -31,6 +41,11 @@ void HlsSegmenter::sync(const std::string& path, Entry& e) {
   if (e.hls->version() == e.published_version) return;
   e.published_version = e.hls->version();
   std::shared_ptr<const HlsSnapshot> now = e.hls->snapshot();
+  // The stream's own counts only grow, so what is new since the last snapshot is a difference.
+  const HlsSnapshot* before = e.published.get();
+  segments_total_ += now->segments_made - (before ? before->segments_made : 0);
+  long_gop_total_ += now->long_segments_gop - (before ? before->long_segments_gop : 0);
+  long_gap_total_ += now->long_segments_gap - (before ? before->long_segments_gap : 0);
   mirror(path, e.published.get(), now.get());
   e.published = now;
   store_.put_hls(path, std::move(now));

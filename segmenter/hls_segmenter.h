@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/metrics.h"
 #include "common/stream_sink.h"
 #include "segmenter/disk_writer.h"
 #include "segmenter/hls_stream.h"
@@ -19,8 +20,9 @@ class HlsSegmenter final : public StreamSink {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `disk` (optional) receives a copy of every playlist and segment, and their removals.
-  HlsSegmenter(const HlsConfig& config, StreamStore& store, DiskWriter* disk = nullptr);
+  // `disk` (optional) receives a copy of every playlist and segment, and their removals. `metrics`
+  // counts the segments made.
+  HlsSegmenter(const HlsConfig& config, StreamStore& store, Metrics& metrics, DiskWriter* disk = nullptr);
 
   void on_publish(const StreamName& name, const PublishInfo& info) override;
   void on_metadata(const StreamName&, const Metadata&) override {}
@@ -48,6 +50,9 @@ class HlsSegmenter final : public StreamSink {
 
   const HlsConfig& config_;
   StreamStore& store_;
+  std::atomic<uint64_t>& segments_total_;
+  std::atomic<uint64_t>& long_gop_total_;
+  std::atomic<uint64_t>& long_gap_total_;
   DiskWriter* disk_;
   std::map<std::string, Entry> streams_;
   std::string instance_tag_;  // differs between runs, so segment URIs never repeat across restarts

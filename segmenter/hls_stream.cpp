@@ -7,6 +7,13 @@
 #include "segmenter/playlist.h"
 
 namespace livegate {
+namespace {
+
+// A step this long between two frames inside a segment is a pause in the media, not a frame: a segment
+// made long by it is blamed on the gap rather than on the keyframe interval.
+constexpr double kGapSeconds = 1.0;
+
+}  // namespace
 
 HlsStream::HlsStream(const HlsConfig& config, std::string subject, std::string uri_tag, WallClock clock)
     : config_(config),
@@ -49,6 +56,7 @@ void HlsStream::access_unit(const AccessUnit& in) {
   if (t.jumped) {
     log_warn(subject_, "timestamp jump: continuing with a discontinuity");
     pending_discontinuity_ = true;
+    ++timestamp_jumps_;
   }
   AccessUnit unit = in;
   unit.dts = t.dts;
@@ -72,7 +80,10 @@ void HlsStream::access_unit(const AccessUnit& in) {
     return;
   }
   if (unit.track == (video_ ? Track::video : Track::audio)) {
-    if (unit.dts > last_dts_) last_step_ = unit.dts - last_dts_;
+    if (unit.dts > last_dts_) {
+      last_step_ = unit.dts - last_dts_;
+      segment_max_step_ = std::max(segment_max_step_, last_step_);
+    }
     last_dts_ = unit.dts;
   }
 }
@@ -99,6 +110,7 @@ bool HlsStream::open_segment(Ticks90k dts) {
   segment_discontinuity_ = discontinuity && next_seq_ > 0;
   segment_pdt_ = anchor_wall_ms_ + (dts - anchor_dts_) / 90;
   last_dts_ = dts;
+  segment_max_step_ = 0;
   pending_discontinuity_ = false;
   return true;
 }
@@ -110,6 +122,17 @@ void HlsStream::close_segment(Ticks90k end_dts) {
   if (bytes.empty()) return;
 
   const uint32_t rounded = rounded_duration(duration);
+  if (rounded > config_.target_duration_s) {
+    // The step into the keyframe that ends the segment counts too: encoders often resume with one.
+    const double gap = double(std::max(segment_max_step_, end_dts - last_dts_)) / 90000.0;
+    if (gap >= kGapSeconds) {
+      ++long_gap_;
+      longest_gap_s_ = std::max(longest_gap_s_, gap);
+    } else {
+      ++long_gop_;
+    }
+    longest_segment_s_ = std::max(longest_segment_s_, duration);
+  }
   if (target_duration_ == 0) {
     target_duration_ = std::max(config_.target_duration_s, rounded);
   } else if (rounded > target_duration_) {
@@ -149,6 +172,12 @@ void HlsStream::publish_snapshot() {
   snap->target_duration_s = target_duration_;
   snap->media_sequence = window_.media_sequence();
   snap->listed = window_.listed().size();
+  snap->segments_made = next_seq_;
+  snap->timestamp_jumps = timestamp_jumps_;
+  snap->long_segments_gop = long_gop_;
+  snap->long_segments_gap = long_gap_;
+  snap->longest_segment_s = longest_segment_s_;
+  snap->longest_gap_s = longest_gap_s_;
   if (target_duration_ > 0) {
     PlaylistParams p;
     p.target_duration_s = target_duration_;

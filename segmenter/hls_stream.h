@@ -74,6 +74,13 @@ class HlsStream {
   uint64_t next_seq_ = 0;
   uint32_t target_duration_ = 0;  // fixed once the first segment closes
   uint64_t over_target_ = 0;
+  // For stream health: what made discontinuities, and which segments ran past the configured target.
+  uint64_t timestamp_jumps_ = 0;
+  uint64_t long_gop_ = 0;
+  uint64_t long_gap_ = 0;
+  double longest_segment_s_ = 0;
+  double longest_gap_s_ = 0;
+  Ticks90k segment_max_step_ = 0;  // the largest step between frames of the open segment
   std::shared_ptr<const HlsSnapshot> snapshot_;
   uint64_t version_ = 0;
 };

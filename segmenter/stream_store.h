@@ -27,6 +27,33 @@ struct TrackStats {
   uint64_t pts_before_dts = 0;  // frames with PTS < DTS
 };
 
+// One point of a stream's recent history, for the operator page's charts.
+struct HistorySample {
+  int64_t t_ms = 0;                // Unix milliseconds at the end of the sample's interval
+  double bitrate_kbps = 0;         // input over the interval
+  double frame_rate = 0;           // video frames received per second over the interval
+  double keyframe_interval_s = 0;  // the last one seen by then
+};
+
+// What the monitor measured that health is judged on (evaluate_health in stream_monitor.h).
+struct HealthFacts {
+  double declared_fps = 0;             // SPS timing info, else onMetaData framerate; 0 = unknown
+  double keyframe_interval_min_s = 0;  // over the last few intervals; 0 = fewer than one seen
+  double keyframe_interval_max_s = 0;
+  bool av_drift_known = false;     // both tracks flowed long enough to tell
+  double av_drift_ms = 0;          // audio timestamps minus video timestamps, change since publish
+  double av_drift_ms_per_min = 0;  // its trend over the history window
+  uint64_t timestamp_wraps = 0;    // 32-bit RTMP millisecond wraps crossed
+  uint64_t dropped_frames = 0;     // video frames missing from the timestamp sequence
+  uint64_t late_frames = 0;        // frames that arrived well after their timestamps said
+  uint32_t reconnects = 0;         // republishes on this key within the retention time
+  double live_s = 0;               // since this publish started
+  double video_idle_s = 0;         // since the last video frame (or since publish, if none)
+  double audio_idle_s = 0;
+  double bitrate_median_kbps = 0;  // over the last minute of history; 0 = not enough history
+  double bitrate_peak_kbps = 0;
+};
+
 // What is known about one stream; never changed after it is stored.
 struct StreamSnapshot {
   StreamName name;
@@ -40,7 +67,11 @@ struct StreamSnapshot {
   TrackStats audio_stats;
   double bitrate_kbps = 0;         // input, over the last measurement interval
   double keyframe_interval_s = 0;  // between the last two keyframes
-  double measured_fps = 0;         // video frames per second of media time
+  double measured_fps = 0;         // video frames per second of media time, over the last seconds
+  uint32_t target_duration_s = 0;  // the configured HLS target, which keyframes should match
+  HealthFacts health;
+  double history_interval_s = 0;
+  std::vector<HistorySample> history;  // oldest first, bounded
 };
 
 // A stream's HLS output as served: the playlist rendered once per change and every segment still
@@ -52,6 +83,14 @@ struct HlsSnapshot {
   uint32_t target_duration_s = 0;
   uint64_t media_sequence = 0;
   size_t listed = 0;  // the last `listed` of `segments` are in the playlist
+
+  // For stream health and metrics, over the playlist's life (republishes included).
+  uint64_t segments_made = 0;
+  uint64_t timestamp_jumps = 0;    // each made a discontinuity
+  uint64_t long_segments_gop = 0;  // longer than the configured target: keyframes too far apart
+  uint64_t long_segments_gap = 0;  // longer than the target: the media paused inside it
+  double longest_segment_s = 0;    // of the long ones
+  double longest_gap_s = 0;        // the largest pause inside a long segment
 
   const Segment* find(std::string_view uri) const {
     for (const Segment& s : segments) {
