@@ -1,0 +1,360 @@
+"""Renders the benchmark's results.json as RESULTS.md (one table per measurement, the targets of issue 7 checked
+against the figures) and the CPU/RSS chart (gnuplot). Hand-written analysis between the markers in an existing
+RESULTS.md is kept across renders."""
+import os
+import subprocess
+import tempfile
+
+BEGIN, END = "<!-- analysis:begin -->", "<!-- analysis:end -->"
+KINDS = (("livegate", "livegate"), ("nginx", "nginx-rtmp"))
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def kept_analysis(path):
+    if os.path.exists(path):
+        text = open(path).read()
+        if BEGIN in text and END in text:
+            return text[text.index(BEGIN): text.index(END) + len(END)]
+    return f"{BEGIN}\n_No analysis written yet._\n{END}"
+
+
+def meta_lines(part):
+    m = part.get("meta", {})
+    return (f"\nMeasured {m.get('date', '?')}; load average before: {m.get('loadavg_before', '?')}; "
+            f"livegate `{m.get('livegate', '?')}`.  \nCommand: `{m.get('command', '?')}`\n")
+
+
+def param(part, key, default="?"):
+    return part.get("meta", {}).get("params", {}).get(key, default)
+
+
+def runs_by_n(results, kind):
+    runs = results.get("ingest", {}).get("runs", {}).get(kind, {})
+    return {int(n): r for n, r in runs.items()}
+
+
+def ingest_section(results, chart_name):
+    lg, ng = runs_by_n(results, "livegate"), runs_by_n(results, "nginx")
+    ns = sorted(set(lg) | set(ng))
+    if not ns:
+        return ""
+    s = ["## Ingest: N publishers of the same 3.15 Mbit/s stream\n", meta_lines(results["ingest"])]
+    ing = results["ingest"]
+    s.append(f"\nEach point is a fresh server; the generator's publishers start spread over 2 s; after a "
+             f"{param(ing, 'warmup_s')} s warm-up the CPU (utime + stime from /proc, all of the server's processes: "
+             f"livegate is one process, nginx counts its master, worker and cache manager) and RSS are taken over a "
+             f"{param(ing, 'window_s')} s window; then the sampled playlists are polled for "
+             f"{param(ing, 'latency_s')} s for the latency. A server that fell behind at some N is not run at "
+             "larger N.\n\n")
+
+    def cell(r, key, digits=1):
+        if r is None:
+            return "–"
+        if "error" in r and key not in r:
+            return "failed"
+        return fmt(r.get(key), digits)
+
+    rows = []
+    for n in ns:
+        a, b = lg.get(n), ng.get(n)
+        ca, cb = (a or {}).get("cpu_pct"), (b or {}).get("cpu_pct")
+        rows.append([n, cell(a, "cpu_pct"), cell(b, "cpu_pct"), ratio(ca, cb),
+                     fmt(ca / n if ca is not None else None, 2), fmt(cb / n if cb is not None else None, 2)])
+    s.append("### CPU (% of one core)\n\n")
+    s.append(table(["N", "livegate", "nginx-rtmp", "ratio lg/nginx", "livegate per stream", "nginx per stream"], rows))
+    s.append(f"\n![CPU and RSS against N]({chart_name})\n\n")
+
+    rows = []
+    for n in ns:
+        a, b = lg.get(n), ng.get(n)
+        ra, rb = (a or {}).get("rss_mib"), (b or {}).get("rss_mib")
+        per = (ra - a["idle_rss_mib"]) / n if ra is not None else None
+        rows.append([n, cell(a, "rss_mib", 0), cell(b, "rss_mib", 0), ratio(ra, rb), fmt(per, 2),
+                     cell(a, "idle_rss_mib", 0), cell(b, "idle_rss_mib", 0)])
+    s.append("### RSS (MiB, at the end of the window)\n\n")
+    s.append(table(["N", "livegate", "nginx-rtmp", "ratio lg/nginx", "livegate MiB per stream above idle",
+                    "livegate idle", "nginx idle"], rows))
+    s.append("\nlivegate keeps every segment of the window and the grace period in its own memory (that is its "
+             "design: no disk on the path); nginx-rtmp writes its fragments to files, so they sit in the page "
+             "cache, not in its RSS.\n\n")
+
+    rows = []
+    for n in ns:
+        row = [n]
+        for kind in ("livegate", "nginx"):
+            r = (lg if kind == "livegate" else ng).get(n)
+            if r is None:
+                row += ["–", "–", "–"]
+            elif "streams_on_schedule" not in r:
+                row += ["failed: " + r.get("error", "?")[:60].replace("|", "/"), "", ""]
+            else:
+                row += [f"{r['streams_on_schedule']}/{n}", f"{r['loadgen_kept_real_time']}/{n}",
+                        "yes" if r["kept_up"] else "**no**"]
+        rows.append(row)
+    s.append("### Keeping up with real time\n\n")
+    s.append("On schedule: the stream's playlist listed at least (window / 2 s) − 1 new segments during the CPU "
+             "window (checked on every stream). Generator: the publisher's send queue never held a frame back "
+             "more than 500 ms after the warm-up.\n\n")
+    s.append(table(["N", "livegate on schedule", "livegate generator real time", "livegate kept up",
+                    "nginx on schedule", "nginx generator real time", "nginx kept up"], rows))
+
+    rows = []
+    for n in ns:
+        a, b = lg.get(n) or {}, ng.get(n) or {}
+        rows.append([n, fmt(a.get("latency_p50_ms")), fmt(a.get("latency_p99_ms")), fmt(a.get("latency_max_ms")),
+                     fmt(b.get("latency_p50_ms")), fmt(b.get("latency_p99_ms")), fmt(b.get("latency_max_ms")),
+                     ratio(a.get("latency_p99_ms"), b.get("latency_p99_ms")),
+                     f"{a.get('latency_samples', '–')} / {b.get('latency_samples', '–')}",
+                     f"{a.get('latency_mismatches', '–')} / {b.get('latency_mismatches', '–')}",
+                     f"{fmt(a.get('poll_round_ms'))} / {fmt(b.get('poll_round_ms'))}"])
+    s.append("\n### Publish-to-playlist latency (ms)\n\n")
+    s.append("From the keyframe that closes a segment being handed to the socket by the generator to that segment "
+             f"first seen listed. Up to {param(ing, 'sample')} streams sampled; each of their playlists is read "
+             f"every {param(ing, 'poll_ms')} ms or as fast as one round over them completes (the round column; "
+             "livegate over one HTTP keep-alive connection, nginx-rtmp's m3u8 file on disk), so figures carry up to "
+             "one round of poll delay. With a few dozen samples per point, p99 is close to the max. Mismatches: "
+             "segments whose EXTINF was not one GOP, so the closing keyframe is unknown; not counted.\n\n")
+    s.append(table(["N", "livegate p50", "livegate p99", "livegate max", "nginx p50", "nginx p99", "nginx max",
+                    "ratio p99", "samples lg / nginx", "mismatches lg / nginx", "poll round ms lg / nginx"], rows))
+
+    rows = []
+    for n in ns:
+        a, b = lg.get(n) or {}, ng.get(n) or {}
+        ga, gb = a.get("loadgen_cpu_pct"), b.get("loadgen_cpu_pct")
+        rows.append([n, fmt(ga), fmt(a.get("loadgen_sys_pct")), fmt(gb), fmt(b.get("loadgen_sys_pct")),
+                     ratio(ga, a.get("cpu_pct")), ratio(gb, b.get("cpu_pct")),
+                     fmt(a.get("loadgen_max_lag_ms")), fmt(b.get("loadgen_max_lag_ms"))])
+    s.append("\n### The load generator's own cost (% of one core, same window)\n\n")
+    s.append("One process, one thread, every connection sharing the file's tag bytes (only chunk headers are "
+             "written per connection). Its CPU includes the kernel's loopback TCP work done in its send calls "
+             "(on loopback the receiving side's TCP processing also runs in the sender's system calls).\n\n")
+    s.append(table(["N", "loadgen (livegate run)", "of which kernel", "loadgen (nginx run)", "of which kernel",
+                    "loadgen / livegate", "loadgen / nginx", "max lag lg run (ms)", "max lag nginx run (ms)"], rows))
+    return "".join(s)
+
+
+def perf_section(results):
+    for n, r in sorted(runs_by_n(results, "livegate").items()):
+        p = r.get("perf")
+        if p and p.get("top"):
+            rows = [[i + 1, f"{t['self_pct']:.2f}%", f"`{t['symbol'].replace('|', '/')}`", t["dso"]]
+                    for i, t in enumerate(p["top"])]
+            out = (f"\n## Profile: livegate at N={p['n']}\n\n`perf record -F 250 --call-graph dwarf -p PID` for "
+                   f"{p['seconds']} s after "
+                   f"the latency window, `perf report --no-children --sort dso,symbol`: the top 15 self-time "
+                   f"symbols (percent of the samples in livegate's process).\n\n"
+                   + table(["#", "self", "symbol", "object"], rows))
+            for sym, lines in (p.get("callers") or {}).items():
+                if lines:
+                    out += f"\nCall chains into `{sym}` (callers, 6 frames deep, branches ≥ 2 %):\n\n```\n" + "\n".join(lines) + "\n```\n"
+            return out
+    return ""
+
+
+def http_section(results):
+    part = results.get("http")
+    if not part or not part.get("results"):
+        return ""
+    res = part["results"]
+    lg, ng = res.get("livegate", {}), res.get("nginx", {})
+    s = ["\n## HTTP: wrk on a live playlist and a segment\n", meta_lines(part)]
+    s.append(f"\n`wrk -t1 -c{param(part, 'wrk_connections')} -d{param(part, 'wrk_s')}s --latency`, while livegate "
+             f"ingests {part.get('publishers')} publishers. "
+             "livegate serves from memory; nginx (one worker, `sendfile on`, access log off) serves the same files "
+             "from livegate's `hls.dir` mirror on disk, under the same paths. wrk shares the 2 cores with the "
+             "server.\n\n")
+    rows = []
+    for what in ("playlist", "segment"):
+        a, b = lg.get(what, {}), ng.get(what, {})
+        rows.append([f"{what} requests/s", fmt(a.get("requests_per_s"), 0), fmt(b.get("requests_per_s"), 0),
+                     ratio(a.get("requests_per_s"), b.get("requests_per_s"))])
+        rows.append([f"{what} MiB/s", fmt(a.get("mib_per_s")), fmt(b.get("mib_per_s")),
+                     ratio(a.get("mib_per_s"), b.get("mib_per_s"))])
+        rows.append([f"{what} latency p50 (ms)", fmt(a.get("p50_ms"), 2), fmt(b.get("p50_ms"), 2),
+                     ratio(a.get("p50_ms"), b.get("p50_ms"))])
+        rows.append([f"{what} latency p99 (ms)", fmt(a.get("p99_ms"), 2), fmt(b.get("p99_ms"), 2),
+                     ratio(a.get("p99_ms"), b.get("p99_ms"))])
+        rows.append([f"{what} errors", fmt(a.get("errors")), fmt(b.get("errors")), ""])
+        rows.append([f"{what} server CPU %", fmt(a.get("server_cpu_pct")), fmt(b.get("server_cpu_pct")), ""])
+    s.append(table(["measure", "livegate", "nginx static", "ratio lg/nginx"], rows))
+    s.append(f"\nPlaylist {lg.get('playlist_bytes', '?')} bytes; segment path `{lg.get('segment', {}).get('path')}`. "
+             "livegate's CPU includes its ingest of the publishers.\n")
+    return "".join(s)
+
+
+def players_section(results):
+    part = results.get("players")
+    if not part or not part.get("results"):
+        return ""
+    res = part["results"]
+    lg, ng = res.get("livegate", {}), res.get("nginx", {})
+    s = [f"\n## {part.get('players')} simulated players\n", meta_lines(part)]
+    s.append(f"\n`players` (tests/bench/players.cpp, one libuv thread): {part.get('players')} players over "
+             f"{part.get('streams')} live streams that each server ingests itself from the generator; each player "
+             "holds one keep-alive connection, reloads the playlist every target duration, joins 3 segments from "
+             "the live edge and fetches each new segment once, in order, like hls.js. Starts spread over 2 s; "
+             f"playlist and segment latencies count from second 6 to the end ({param(part, 'players_s')} s), "
+             "connects, first answers and errors over the whole run. nginx-rtmp's HLS is served by the same nginx "
+             "(one worker) from its fragment directory. Latency: request written to last byte read. A request "
+             "unanswered after 10 s is a timeout error and its connection is dropped and reopened.\n\n")
+    rows = []
+
+    def q(r, key, sub, digits=1):
+        return fmt((r.get(key) or {}).get(sub), digits)
+
+    for key, label in (("playlist_ms", "playlist"), ("segment_ms", "segment"), ("first_response_ms",
+                                                                               "first playlist after start"),
+                       ("connect_ms", "TCP connect")):
+        for sub in ("count", "p50", "p99", "max"):
+            a, b = (lg.get(key) or {}).get(sub), (ng.get(key) or {}).get(sub)
+            rows.append([f"{label} {sub}" + ("" if sub == "count" else " (ms)"), q(lg, key, sub), q(ng, key, sub),
+                         "" if sub == "count" else ratio(a, b)])
+    for key, label in (("players_answered", "players that got a playlist"),
+                       ("segments_slower_than_target", "segments slower than the target duration"),
+                       ("segment_mbit_s", "segment throughput (Mbit/s)"), ("reconnects", "server-closed idle keep-alives"),
+                       ("server_cpu_pct", "server CPU % (ingest included)"), ("server_rss_mib", "server RSS MiB"),
+                       ("players_cpu_pct", "player simulator CPU %")):
+        rows.append([label, fmt(lg.get(key)), fmt(ng.get(key)), ratio(lg.get(key), ng.get(key))])
+    rows.append(["errors", fmt_errors(lg.get("errors")), fmt_errors(ng.get("errors")), ""])
+    s.append(table(["measure", "livegate", "nginx-rtmp + nginx http", "ratio lg/nginx"], rows))
+    return "".join(s)
+
+
+def fmt_errors(e):
+    if e is None:
+        return "–"
+    if not e:
+        return "0"
+    return "; ".join(f"{k}: {v}" for k, v in sorted(e.items())).replace("|", "/")
+
+
+def targets_section(results):
+    lg, ng = runs_by_n(results, "livegate"), runs_by_n(results, "nginx")
+    rows = []
+
+    def verdict(ok):
+        return "–" if ok is None else ("met" if ok else "**not met**")
+
+    for n in (50, 200):
+        a, b = lg.get(n, {}).get("cpu_pct"), ng.get(n, {}).get("cpu_pct")
+        ok = a / b <= 1 / 3 if a is not None and b else None
+        rows.append([f"CPU per stream at N={n} ≤ 1/3 of nginx-rtmp's", f"{fmt(a)}% vs {fmt(b)}% (ratio {ratio(a, b)})",
+                     verdict(ok)])
+    if lg:
+        n = max((k for k, r in lg.items() if r.get("rss_mib") is not None and r.get("segment_bytes")), default=None)
+        if n is not None:
+            r = lg[n]
+            seg_mib = r["segment_bytes"] / 2**20
+            bound = r["idle_rss_mib"] + n * (6 * seg_mib + 1)
+            bound_grace = r["idle_rss_mib"] + n * (13 * seg_mib + 1)
+            rows.append([f"RSS ≤ HLS window + 1 MiB per stream (N={n})",
+                         f"{fmt(r['rss_mib'], 0)} MiB vs {fmt(bound, 0)} MiB for the 6 listed segments of "
+                         f"{fmt(seg_mib, 2)} MiB (+ idle {fmt(r['idle_rss_mib'], 0)}); {fmt(bound_grace, 0)} MiB "
+                         "counting the 7 grace segments livegate also keeps", verdict(r["rss_mib"] <= bound)
+                         + ("" if r["rss_mib"] <= bound else f" (met with grace: {r['rss_mib'] <= bound_grace})")])
+    held = [n for n, r in lg.items() if r.get("kept_up")]
+    top = max(held) if held else None
+    rows.append(["500 publishers at ~3 Mbit/s without falling behind",
+                 f"largest N held: {top}" if top else "none held", verdict(500 in held if lg else None)])
+    a = lg.get(200, {})
+    p99 = a.get("latency_p99_ms")
+    rows.append(["publish-to-playlist latency p99 ≤ 50 ms at N=200", f"{fmt(p99)} ms (nginx-rtmp "
+                 f"{fmt(ng.get(200, {}).get('latency_p99_ms'))} ms)", verdict(p99 <= 50 if p99 is not None else None)])
+    http = results.get("http", {}).get("results", {})
+    hl, hn = http.get("livegate", {}), http.get("nginx", {})
+    pa, pb = hl.get("playlist", {}).get("requests_per_s"), hn.get("playlist", {}).get("requests_per_s")
+    rows.append(["playlist requests/s ≥ nginx's", f"{fmt(pa, 0)} vs {fmt(pb, 0)} (ratio {ratio(pa, pb)})",
+                 verdict(pa >= pb if pa and pb else None)])
+    sa, sb = hl.get("segment", {}).get("mib_per_s"), hn.get("segment", {}).get("mib_per_s")
+    rows.append(["segment throughput ≥ 80 % of nginx static", f"{fmt(sa)} vs {fmt(sb)} MiB/s (ratio {ratio(sa, sb)})",
+                 verdict(sa >= 0.8 * sb if sa and sb else None)])
+    pl = results.get("players", {}).get("results", {}).get("livegate", {})
+    if pl:
+        p99 = (pl.get("playlist_ms") or {}).get("p99")
+        errors = sum((pl.get("errors") or {}).values())
+        fr = (pl.get("first_response_ms") or {}).get("max")
+        ok = p99 is not None and p99 < 100 and errors == 0 and pl.get("players_answered") == pl.get("players")
+        rows.append([f"{pl.get('players')} players: playlist p99 < 100 ms, no player waits for a worker",
+                     f"p99 {fmt(p99)} ms, {pl.get('players_answered')}/{pl.get('players')} players answered, "
+                     f"slowest first answer {fmt(fr)} ms, {errors} errors", verdict(ok)])
+    return "\n## Targets of issue 7\n\n" + table(["target", "figure", "verdict"], rows)
+
+
+def machine_section(results):
+    metas = [results[p]["meta"] for p in ("ingest", "http", "players") if p in results and "meta" in results[p]]
+    if not metas:
+        return ""
+    m = metas[-1]["machine"]
+    rows = [["CPU", m["cpu"]], ["cores", m["cores"]], ["RAM", f"{m['ram_gib']} GiB"], ["kernel", m["kernel"]],
+            ["Debian", m["debian"]], ["nginx", m["nginx"]], ["libnginx-mod-rtmp", m["nginx_rtmp_module"]],
+            ["wrk", m["wrk"]]]
+    return ("## Machine\n\n" + table(["", ""], rows) +
+            "\nThe machine is shared: other engineers were building and running tests on it during these runs "
+            "(see each part's load average), so absolute figures are noisy; each comparison is a ratio between "
+            "servers measured in the same run, one after the other, with the same generator and media.\n")
+
+
+def render(results, out_path, chart_path):
+    chart_name = os.path.basename(chart_path)
+    parts = ["# livegate vs nginx-rtmp: benchmark results\n\n",
+             "Generated by `tests/bench/bench.py` from `results.json` (see `tests/bench/README.md`); "
+             "only the analysis section is written by hand.\n\n",
+             "Media: 60 s of 1280x720 30 fps H.264 Main with B-frames, GOP 2 s, ~3 Mbit/s, AAC-LC 128 kbit/s "
+             "48 kHz, looped by the generator with continuous timestamps. Both servers cut 2 s segments on loopback "
+             "ports: livegate with its defaults (window 6, grace 7) and its connection and stream limits raised; "
+             "nginx-rtmp with `hls on; hls_fragment 2s; hls_playlist_length 12s;` and one worker.\n\n",
+             machine_section(results), "\n", ingest_section(results, chart_name), perf_section(results),
+             http_section(results), players_section(results), targets_section(results), "\n## Analysis\n\n",
+             kept_analysis(out_path), "\n"]
+    with open(out_path, "w") as f:
+        f.write("".join(parts))
+    chart(results, chart_path)
+
+
+def chart(results, path):
+    lg, ng = runs_by_n(results, "livegate"), runs_by_n(results, "nginx")
+    lg = {n: r for n, r in lg.items() if r.get("cpu_pct") is not None}
+    ng = {n: r for n, r in ng.items() if r.get("cpu_pct") is not None}
+    if not lg and not ng:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        for name, runs in (("lg", lg), ("ng", ng)):
+            with open(os.path.join(d, name + ".dat"), "w") as f:
+                for n in sorted(runs):
+                    f.write(f"{n} {runs[n]['cpu_pct']:.2f} {runs[n]['rss_mib']:.1f}\n")
+        def plot(col):
+            series = [f'"{d}/{name}.dat" using 1:{col} with linespoints lw 2 title "{title}"'
+                      for name, title, runs in (("lg", "livegate", lg), ("ng", "nginx-rtmp", ng)) if runs]
+            return "plot " + ", ".join(series)
+
+        script = f"""set terminal pngcairo size 1100,460 font ",10"
+set output "{path}"
+set multiplot layout 1,2 title "livegate vs nginx-rtmp: N publishers of a 3.15 Mbit/s stream"
+set logscale x
+set xlabel "publishers (N)"
+set key top left
+set grid
+set ylabel "CPU (% of one core)"
+{plot(2)}
+set ylabel "RSS (MiB)"
+{plot(3)}
+unset multiplot
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
