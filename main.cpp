@@ -1,4 +1,5 @@
 // Composition root: configuration, the loop, the RTMP and HTTP servers, signals, and clean shutdown.
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <csignal>
@@ -117,9 +118,22 @@ struct App {
   }
 };
 
+// Every viewer and publisher is a descriptor; the soft limit (often 1024) would cap them long before
+// http.max_connections, so it is raised to the hard limit the operator allows.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    log_debug("main", "open files limit raised from " + std::to_string(before) + " to " + std::to_string(lim.rlim_max));
+  }
+}
+
 int run(const Config& config) {
   set_log_level(config.log_level);
   set_log_format(config.log_format);
+  raise_fd_limit();
   App app(config);
   app.registry.subscribe(&app.monitor);
   app.registry.subscribe(&app.hls);
