@@ -95,11 +95,12 @@
   const CHARTS = [
     { field: 'bitrate_kbps', label: 'Bitrate', unit: 'kb/s', digits: 0, now: (s) => s.bitrate_kbps,
       reference: () => null },
-    { field: 'frame_rate', label: 'Frame rate', unit: 'fps', digits: 1, now: measuredFps,
+    { field: 'frame_rate', label: 'Frame rate', unit: 'fps', digits: 1, now: measuredFps, zeroIsUnknown: true,
       reference: (s) => (isNum(declaredFps(s)) ? { value: declaredFps(s), label: `declared ${fmt(declaredFps(s), 2)}` } : null) },
     { field: 'keyframe_interval_s', label: 'Keyframe interval', unit: 's', digits: 1, now: keyframeInterval,
+      zeroIsUnknown: true,
       reference: (s) => (isNum(obj(s.hls).target_duration_s)
-        ? { value: s.hls.target_duration_s, label: `target ${s.hls.target_duration_s} s` } : null) },
+        ? { value: s.hls.target_duration_s, label: `playlist target ${s.hls.target_duration_s} s` } : null) },
   ];
 
   function el(tag, attrs = {}, ...children) {
@@ -194,7 +195,10 @@
       c.now.textContent = fmt(spec.now(s), spec.digits, ` ${spec.unit}`);
       drawn[spec.field] = { source, ...window.livegateChart.draw(c.svg, {
         label: spec.label, unit: spec.unit, digits: spec.digits, end, span, gap: interval * GAP_INTERVALS,
-        points: samples.map((p) => ({ t: p.t_ms, v: isNum(p[spec.field]) ? p[spec.field] : null })),
+        points: samples.map((p) => {
+          const v = p[spec.field];
+          return { t: p.t_ms, v: isNum(v) && !(spec.zeroIsUnknown && v <= 0) ? v : null };
+        }),
         reference: spec.reference(s), endLabel: s.state === 'live' ? 'now' : 'end',
       }) };
     }
