@@ -29,7 +29,9 @@ constexpr size_t kLateBaselineTicks = 60;
 // and a video step longer than kDropMaxStep is a pause rather than dropped frames.
 constexpr Ticks90k kBaselineResetStep = 10 * 90000;
 constexpr Ticks90k kDropMaxStep = 90000;
-constexpr double kDropStepRatio = 1.5;  // a step this many nominal frame durations means frames are missing
+// A step of more than this many nominal frame durations means frames are missing; below it is the
+// jitter of millisecond timestamps and variable-frame-rate sources.
+constexpr double kDropStepRatio = 1.25;
 // Bitrate spikes are judged over this much history, once this many samples exist.
 constexpr std::chrono::seconds kBitrateWindow{60};
 constexpr size_t kBitrateMinSamples = 10;
@@ -155,6 +157,11 @@ void StreamMonitor::on_access_unit(const StreamName& name, const AccessUnit& uni
   }
   e->max_dts_ms = std::max(e->max_dts_ms, dts_ms);
 
+  const size_t track = unit.track == Track::video ? 0 : 1;
+  e->lead_sum[track] += double(unit.dts - t.first_dts) / 90.0 -
+                        std::chrono::duration<double, std::milli>(at - e->published_at).count();
+  ++e->lead_count[track];
+
   if (unit.track == Track::video) {
     e->last_video_at = at;
     if (unit.keyframe) {
@@ -188,8 +195,10 @@ void StreamMonitor::check_arrival(Entry& e, const AccessUnit& unit, Clock::time_
     }
     const double fps = s.health.declared_fps;
     if (unit.track == Track::video && fps > 0 && step > 0 && step <= kDropMaxStep) {
+      // Fractions add up: 20 fps declared as 30 misses half a frame per step, one frame in three.
       const double frames = double(step) * fps / 90000.0;
-      if (frames > kDropStepRatio) s.health.dropped_frames += static_cast<uint64_t>(std::llround(frames)) - 1;
+      if (frames > kDropStepRatio) e.dropped_frames += frames - 1;
+      s.health.dropped_frames = static_cast<uint64_t>(std::llround(e.dropped_frames));
     }
   }
   const double offset = std::chrono::duration<double, std::milli>(at - e.published_at).count() -
@@ -237,17 +246,19 @@ void StreamMonitor::update_rates(Entry& e, Clock::time_point now) {
   }
 }
 
-// A/V drift: the offset between the newest audio and the newest video timestamp jitters by a frame
-// or two, but when the two clocks disagree it grows steadily. The trend over the history window is
-// fitted, so jitter averages out and a one-off step is not taken for a drift.
+// A/V drift: how far each track's timestamps run ahead of the time its frames arrive, averaged over a
+// tick; the audio figure minus the video figure stays put while both follow one clock and grows when
+// they disagree. Averaging over arrivals rather than comparing the newest frames keeps the frame
+// spacing (tens of ms) out of it, and the trend over the history window is fitted, so the remaining
+// jitter averages out and a one-off step is not taken for a drift.
 void StreamMonitor::update_drift(Entry& e, Clock::time_point now) {
   StreamSnapshot& s = e.current;
-  const bool both_flowed =
-      s.video_stats.frames > e.drift_video_frames && s.audio_stats.frames > e.drift_audio_frames;
-  e.drift_video_frames = s.video_stats.frames;
-  e.drift_audio_frames = s.audio_stats.frames;
+  const bool both_flowed = e.lead_count[0] > 0 && e.lead_count[1] > 0;
+  const double offset_ms =
+      both_flowed ? e.lead_sum[1] / double(e.lead_count[1]) - e.lead_sum[0] / double(e.lead_count[0]) : 0;
+  e.lead_sum[0] = e.lead_sum[1] = 0;
+  e.lead_count[0] = e.lead_count[1] = 0;
   if (!both_flowed) return;
-  const double offset_ms = double(s.audio_stats.last_dts - s.video_stats.last_dts) / 90.0;
   if (!e.drift_base_set) {
     e.drift_base_set = true;
     e.drift_base_ms = offset_ms;

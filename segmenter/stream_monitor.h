@@ -66,7 +66,9 @@ class StreamMonitor final : public StreamSink {
     Ticks90k last_keyframe_dts = -1;
     std::deque<double> keyframe_intervals;  // the last few, seconds
     Clock::time_point last_video_at{}, last_audio_at{};
-    uint64_t drift_video_frames = 0, drift_audio_frames = 0;  // at the last drift point
+    // Per track (video, audio) since the last tick: the sum and count of timestamp minus arrival, ms.
+    double lead_sum[2] = {0, 0};
+    uint64_t lead_count[2] = {0, 0};
     bool drift_base_set = false;
     double drift_base_ms = 0;
     std::deque<DriftPoint> drift;
@@ -74,6 +76,7 @@ class StreamMonitor final : public StreamSink {
     bool offset_seen_this_tick = false;
     std::deque<double> offset_mins;  // one per tick over the late-frame baseline window
     int64_t max_dts_ms = -1;         // for counting 32-bit wraps
+    double dropped_frames = 0;       // missing video frames, in fractions of frames
   };
   void publish(Entry& e);
   Entry* find(const StreamName& name);
