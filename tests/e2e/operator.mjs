@@ -1,6 +1,6 @@
-// Opens the operator view in Debian's headless Chromium, waits until every given stream is listed with
-// charts of at least MIN_POINTS points, saves a full-page screenshot and prints one JSON line of what the
-// page shows. Usage: node operator.mjs URL SCREENSHOT APP/KEY[,APP/KEY...] [MIN_POINTS] [TIMEOUT_S]
+// Opens the operator view in Debian's headless Chromium, waits until every given stream is listed with a
+// bitrate chart of at least MIN_POINTS points, saves a full-page screenshot and prints one JSON line of
+// what the page shows. (Frame rate and keyframe interval need longer to be measured, so are not waited for.) Usage: node operator.mjs URL SCREENSHOT APP/KEY[,APP/KEY...] [MIN_POINTS] [TIMEOUT_S]
 import { chromium } from 'playwright-core';
 
 const [url, screenshot, names, minPoints = '2', timeout = '30'] = process.argv.slice(2);
@@ -62,8 +62,8 @@ try {
     const op = window.livegateOperator;
     return op && names.every((n) => {
       const card = document.querySelector(`article.card[data-stream="${CSS.escape(n)}"]`);
-      const paths = card ? [...card.querySelectorAll('svg.chart path.chart-line')] : [];
-      return paths.length > 0 && paths.every((p) => (p.getAttribute('d').match(/[ML]/g) || []).length >= min);
+      const path = card && card.querySelector('svg.chart[data-field="bitrate_kbps"] path.chart-line');
+      return path && (path.getAttribute('d').match(/[ML]/g) || []).length >= min;
     });
   }, [wanted, Number(minPoints)], { timeout: Number(timeout) * 1000, polling: 250 });
   result = { url, ...(await read()) };
