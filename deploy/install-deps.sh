@@ -7,7 +7,7 @@ what=${1:-build}
 build_pkgs=(build-essential cmake pkg-config
   libuv1-dev libavformat-dev libavcodec-dev libavutil-dev
   nlohmann-json3-dev libcpp-httplib-dev doctest-dev)
-test_pkgs=(ffmpeg curl python3
+test_pkgs=(ffmpeg curl python3 python3-prometheus-client
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   chromium chromium-driver nginx
