@@ -107,6 +107,47 @@ def cpu_ticks(pids, which=(11, 12)):
     return total
 
 
+def thread_schedstat(pids):
+    """{tid: (ns on a CPU, ns runnable but waiting for one)} from /proc/PID/task/TID/schedstat."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    run, wait = f.read().split()[:2]
+                out[tid] = (int(run), int(wait))
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+class RunQueueWindow:
+    """How long the busiest thread of a set of processes waited for a CPU while runnable, as % of the window.
+    On a shared 2-core machine this tells a server that is slow from a server that is starved."""
+
+    def __init__(self, pids_fn):
+        self.pids_fn = pids_fn
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.s0 = thread_schedstat(self.pids_fn())
+        return self
+
+    def stop(self):
+        dt_ns = (time.monotonic() - self.t0) * 1e9
+        s1 = thread_schedstat(self.pids_fn())
+        busiest = max(s1, key=lambda t: s1[t][0] - self.s0.get(t, (0, 0))[0], default=None)
+        if busiest is None or dt_ns <= 0:
+            return {}
+        run = s1[busiest][0] - self.s0.get(busiest, (0, 0))[0]
+        wait = s1[busiest][1] - self.s0.get(busiest, (0, 0))[1]
+        return {"busiest_thread_cpu_pct": 100 * run / dt_ns, "busiest_thread_wait_pct": 100 * wait / dt_ns}
+
+
 def rss_kib(pids):
     total = 0
     for pid in pids:
@@ -529,6 +570,7 @@ def run_ingest_point(args, kind, n, work, media, perf):
         t_before = time.monotonic()
         srv_cpu, gen_cpu = CpuWindow(server.pids).start(), CpuWindow(lambda: [gen.pid]).start()
         gen_sys = CpuWindow(lambda: [gen.pid], which=(12,)).start()
+        srv_rq, gen_rq = RunQueueWindow(server.pids).start(), RunQueueWindow(lambda: [gen.pid]).start()
         rss_samples = []
         end = time.monotonic() + args.window_s
         while time.monotonic() < end:
@@ -537,6 +579,9 @@ def run_ingest_point(args, kind, n, work, media, perf):
         result["cpu_pct"] = srv_cpu.stop()
         result["loadgen_cpu_pct"] = gen_cpu.stop()
         result["loadgen_sys_pct"] = gen_sys.stop()
+        result["server_runqueue"] = srv_rq.stop()
+        result["loadgen_runqueue"] = gen_rq.stop()
+        result["loadavg"] = loadavg()
         result["rss_mib"] = rss_samples[-1] / 1024
         result["rss_max_mib"] = max(rss_samples) / 1024
         result["idle_rss_mib"] = idle_rss / 1024
@@ -756,9 +801,11 @@ def part_players(args, work, media, results):
                                           "--report", report], work)
             time.sleep(6)  # the players' own warm-up: CPU is taken over their measured window
             srv_cpu, pl_cpu = CpuWindow(server.pids).start(), CpuWindow(lambda: [pl.pid]).start()
+            srv_rq = RunQueueWindow(server.pids).start()
             # Read before the players exit: a reaped process has no /proc entry left to read.
             time.sleep(max(1, args.players_s - 6 - 1))
             res = {"server_cpu_pct": srv_cpu.stop(), "players_cpu_pct": pl_cpu.stop(),
+                   "server_wait_pct": srv_rq.stop().get("busiest_thread_wait_pct"),
                    "server_rss_mib": rss_kib(server.pids()) / 1024}
             if pl.wait(30) is None:
                 raise RuntimeError("the player simulator did not finish")

@@ -147,6 +147,23 @@ def ingest_section(results, chart_name):
              "(on loopback the receiving side's TCP processing also runs in the sender's system calls).\n\n")
     s.append(table(["N", "loadgen (livegate run)", "of which kernel", "loadgen (nginx run)", "of which kernel",
                     "loadgen / livegate", "loadgen / nginx", "max lag lg run (ms)", "max lag nginx run (ms)"], rows))
+
+    rows = []
+    for n in ns:
+        row = [n]
+        for r in (lg.get(n) or {}, ng.get(n) or {}):
+            rq = r.get("server_runqueue") or {}
+            row += [fmt(rq.get("busiest_thread_cpu_pct")), fmt(rq.get("busiest_thread_wait_pct")),
+                    fmt((r.get("loadgen_runqueue") or {}).get("busiest_thread_wait_pct")), r.get("loadavg", "–")]
+        rows.append(row)
+    if any((lg.get(n) or {}).get("server_runqueue") or (ng.get(n) or {}).get("server_runqueue") for n in ns):
+        s.append("\n### Starved or slow? CPU of the server's busiest thread and its run-queue wait\n\n")
+        s.append("From /proc/PID/task/TID/schedstat over the CPU window: the time the busiest thread (livegate's "
+                 "RTMP loop, nginx's worker) ran, and the time it was runnable but waited for a core, as % of the "
+                 "window; the same wait for the generator; the load average at the end. A thread that waits a "
+                 "large share of the time is starved by other work on the machine, not out of capacity.\n\n")
+        s.append(table(["N", "livegate thread CPU", "livegate thread wait", "loadgen wait", "load avg",
+                        "nginx worker CPU", "nginx worker wait", "loadgen wait", "load avg"], rows))
     return "".join(s)
 
 
@@ -229,7 +246,9 @@ def players_section(results):
     for key, label in (("players_answered", "players that got a playlist"),
                        ("segments_slower_than_target", "segments slower than the target duration"),
                        ("segment_mbit_s", "segment throughput (Mbit/s)"), ("reconnects", "server-closed idle keep-alives"),
-                       ("server_cpu_pct", "server CPU % (ingest included)"), ("server_rss_mib", "server RSS MiB"),
+                       ("server_cpu_pct", "server CPU % (ingest included)"),
+                       ("server_wait_pct", "server's busiest thread: % of the window waiting for a core"),
+                       ("server_rss_mib", "server RSS MiB"),
                        ("players_cpu_pct", "player simulator CPU %")):
         rows.append([label, fmt(lg.get(key)), fmt(ng.get(key)), ratio(lg.get(key), ng.get(key))])
     rows.append(["errors", fmt_errors(lg.get("errors")), fmt_errors(ng.get("errors")), ""])
@@ -258,7 +277,8 @@ def targets_section(results):
         rows.append([f"CPU per stream at N={n} ≤ 1/3 of nginx-rtmp's", f"{fmt(a)}% vs {fmt(b)}% (ratio {ratio(a, b)})",
                      verdict(ok)])
     if lg:
-        n = max((k for k, r in lg.items() if r.get("rss_mib") is not None and r.get("segment_bytes")), default=None)
+        # The largest N livegate held: past that its window is not in steady state.
+        n = max((k for k, r in lg.items() if r.get("kept_up") and r.get("segment_bytes")), default=None)
         if n is not None:
             r = lg[n]
             seg_mib = r["segment_bytes"] / 2**20
