@@ -1,4 +1,4 @@
-// Config parsing: a table of keys with their validation, shared by the JSON file and the flags.
+// Config parsing: a table of keys with their validation, shared by the JSON file, the environment and the flags.
 #include "common/config.h"
 
 #include <cctype>
@@ -9,6 +9,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
+
+#include <unistd.h>
 
 namespace livegate {
 namespace {
@@ -28,10 +31,17 @@ Status parse_uint(const json& v, const std::string& key, uint64_t lo, uint64_t h
   return {};
 }
 
-using Setters = std::map<std::string, std::function<Status(const json&)>>;
+// How a value written as text (an environment variable) becomes the JSON its setter takes.
+enum class TextForm { string, number, list };
+
+// Setters by dotted key. `forms` holds the keys whose text is not taken as a plain string.
+struct Setters : std::map<std::string, std::function<Status(const json&)>> {
+  std::map<std::string, TextForm> forms;
+};
 
 template <class T>
 void add_uint(Setters& s, const std::string& key, T& field, uint64_t lo, uint64_t hi) {
+  s.forms[key] = TextForm::number;
   s[key] = [&field, key, lo, hi](const json& v) -> Status {
     uint64_t n = 0;
     if (Status st = parse_uint(v, key, lo, hi, n); !st) return st;
@@ -107,6 +117,7 @@ Setters make_setters(Config& c) {
     r.apps = std::move(apps);
     return {};
   };
+  s.forms["rtmp.apps"] = TextForm::list;
   HlsConfig& h = c.hls;
   add_uint(s, "hls.target_duration_s", h.target_duration_s, 1, 60);
   add_uint(s, "hls.window", h.window, 2, 100);
@@ -137,6 +148,7 @@ Setters make_setters(Config& c) {
     }
     return {};
   };
+  s.forms["auth.keys"] = TextForm::list;
   auto url_key = [](const std::string& key, std::string& field) {
     return [&field, key](const json& v) -> Status {
       if (!v.is_string() ||
@@ -168,6 +180,51 @@ Status apply_object(const json& obj, const std::string& prefix, Setters& setters
   return {};
 }
 
+// Rules across keys, checked once every source has been applied.
+Status check_consistency(const Config& config) {
+  if (!config.auth.keys.empty() && !config.auth.on_publish.empty()) {
+    return Error{"config: set auth.keys or auth.on_publish, not both"};
+  }
+  return {};
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The JSON a variable's text stands for, by the key's form. Numbers must be all digits so that
+// "12ab" is refused rather than read as 12; a list is split at commas ("" is the empty list).
+Result<json> text_to_json(const std::string& text, TextForm form) {
+  switch (form) {
+    case TextForm::string:
+      return json(text);
+    case TextForm::number: {
+      const std::string_view t = trim(text);
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+      if (t.empty() || ec != std::errc{} || end != t.data() + t.size()) {
+        return Error{"needs a non-negative integer, got \"" + text + "\""};
+      }
+      return json(n);
+    }
+    case TextForm::list: {
+      json list = json::array();
+      if (trim(text).empty()) return list;
+      std::string_view rest = text;
+      for (;;) {
+        const size_t comma = rest.find(',');
+        list.push_back(std::string(trim(rest.substr(0, comma))));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+      return list;
+    }
+  }
+  return Error{"unknown value form"};
+}
+
 }  // namespace
 
 Status apply_config_json(const std::string& json_text, Config& config) {
@@ -176,8 +233,45 @@ Status apply_config_json(const std::string& json_text, Config& config) {
   if (!doc.is_object()) return Error{"config: the top level must be a JSON object"};
   Setters setters = make_setters(config);
   if (Status s = apply_object(doc, "", setters); !s) return s;
-  if (!config.auth.keys.empty() && !config.auth.on_publish.empty()) {
-    return Error{"config: set auth.keys or auth.on_publish, not both"};
+  return check_consistency(config);
+}
+
+Environment process_environment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry = *e;
+    const size_t eq = entry.find('=');
+    if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+std::string environment_name(const std::string& key) {
+  std::string name = "LIVEGATE_";
+  for (char c : key) {
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+std::vector<std::string> config_keys() {
+  Config scratch;
+  std::vector<std::string> keys;
+  for (const auto& entry : make_setters(scratch)) keys.push_back(entry.first);
+  return keys;
+}
+
+Status apply_environment(const Environment& env, Config& config) {
+  Setters setters = make_setters(config);
+  // Keys are visited in the table's order, so which of two bad variables is reported is stable.
+  for (const auto& [key, set] : setters) {
+    const std::string name = environment_name(key);
+    const auto it = env.find(name);
+    if (it == env.end()) continue;
+    const auto form = setters.forms.find(key);
+    Result<json> value = text_to_json(it->second, form == setters.forms.end() ? TextForm::string : form->second);
+    if (!value) return Error{"environment " + name + ": " + value.error()};
+    if (Status s = set(*value); !s) return Error{"environment " + name + ": " + s.error()};
   }
   return {};
 }
@@ -187,11 +281,20 @@ const char* usage_text() noexcept {
          "                [--log-level debug|info|warn|error] [--help] [--version]\n"
          "\n"
          "Accepts RTMP publishers on rtmp://HOST:RTMP_PORT/APP/KEY and serves HLS on\n"
-         "http://HOST:HTTP_PORT/APP/KEY/index.m3u8. Flags override the config file,\n"
-         "which overrides the built-in defaults (see README.md for every key).\n";
+         "http://HOST:HTTP_PORT/APP/KEY/index.m3u8.\n"
+         "\n"
+         "Every config key (see README.md) can also be set by an environment variable:\n"
+         "LIVEGATE_ and the key in upper case with dots as underscores, lists comma-separated,\n"
+         "e.g. LIVEGATE_RTMP_PORT=1935 LIVEGATE_HLS_TARGET_DURATION_S=4 LIVEGATE_AUTH_KEYS=k1,k2.\n"
+         "Flags override the environment, which overrides the config file, which overrides\n"
+         "the built-in defaults.\n";
 }
 
 Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
+  return parse_command_line(argc, argv, process_environment());
+}
+
+Result<CommandLine> parse_command_line(int argc, const char* const* argv, const Environment& env) {
   CommandLine cl;
   struct Flag {
     std::string name, value;
@@ -241,6 +344,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     if (Status s = apply_config_json(text.str(), cl.config); !s)
       return Error{s.error() + " in " + config_path};
   }
+  if (Status s = apply_environment(env, cl.config); !s) return Error{s.error()};
 
   Setters setters = make_setters(cl.config);
   for (const Flag& f : flags) {
@@ -258,6 +362,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     }
     if (Status s = setters.at(key)(v); !s) return Error{"option " + f.name + ": " + s.error()};
   }
+  if (Status s = check_consistency(cl.config); !s) return Error{s.error()};
   return cl;
 }
 

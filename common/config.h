@@ -1,7 +1,8 @@
-// Configuration: built-in defaults, overridden by a JSON file, overridden by command-line flags.
+// Configuration: built-in defaults, overridden by a JSON file, then LIVEGATE_* environment variables, then flags.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,27 @@ struct CommandLine {
   bool version = false;
 };
 
-// Parses argv: loads --config first, then applies the other flags over it.
+// Environment variables by name. Passed in as a value so tests never change the process environment.
+using Environment = std::map<std::string, std::string>;
+
+Environment process_environment();
+
+// The variable that sets a config key: "LIVEGATE_" + the key upper-cased, dots as underscores
+// ("hls.target_duration_s" -> "LIVEGATE_HLS_TARGET_DURATION_S").
+std::string environment_name(const std::string& key);
+
+// Every config key by its dotted path, sorted.
+std::vector<std::string> config_keys();
+
+// Applies each variable that names a config key (lists comma-separated); an invalid value is an error
+// naming the variable. Other LIVEGATE_* variables are ignored: Kubernetes, for one, sets
+// LIVEGATE_SERVICE_HOST, LIVEGATE_PORT and the like in every pod when a Service is called livegate.
+Status apply_environment(const Environment& env, Config& config);
+
+// Parses argv: loads --config first, then the environment, then applies the other flags over them.
+Result<CommandLine> parse_command_line(int argc, const char* const* argv, const Environment& env);
+
+// The same over the process environment.
 Result<CommandLine> parse_command_line(int argc, const char* const* argv);
 
 const char* usage_text() noexcept;

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <set>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -12,9 +14,10 @@ using namespace livegate;
 
 namespace {
 
-Result<CommandLine> parse(std::vector<const char*> args) {
+// The process environment is left out so that a LIVEGATE_* variable of the shell cannot change results.
+Result<CommandLine> parse(std::vector<const char*> args, const Environment& env = {}) {
   args.insert(args.begin(), "livegate");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
+  return parse_command_line(static_cast<int>(args.size()), args.data(), env);
 }
 
 std::string temp_file(const std::string& text) {
@@ -96,4 +99,99 @@ TEST_CASE("config: a missing config file is an error naming it") {
 TEST_CASE("config: --help and --version are recognised") {
   CHECK(parse({"--help"})->help);
   CHECK(parse({"--version"})->version);
+}
+
+TEST_CASE("config: environment names are derived from the keys, one per key") {
+  CHECK(environment_name("rtmp_port") == "LIVEGATE_RTMP_PORT");
+  CHECK(environment_name("hls.target_duration_s") == "LIVEGATE_HLS_TARGET_DURATION_S");
+  CHECK(environment_name("auth.keys") == "LIVEGATE_AUTH_KEYS");
+  const std::vector<std::string> keys = config_keys();
+  REQUIRE(keys.size() > 30);
+  std::set<std::string> names;
+  for (const std::string& k : keys) names.insert(environment_name(k));
+  CHECK(names.size() == keys.size());
+}
+
+TEST_CASE("config: the environment overrides the file, flags override the environment") {
+  const std::string path =
+      temp_file(R"({"rtmp_port": 2000, "http_port": 2001, "hls": {"window": 4, "target_duration_s": 3}})");
+  const Environment env = {{"LIVEGATE_HTTP_PORT", "4001"},
+                           {"LIVEGATE_RTMP_PORT", "4000"},
+                           {"LIVEGATE_HLS_TARGET_DURATION_S", "5"},
+                           {"LIVEGATE_BIND", "127.0.0.2"}};
+  auto cl = parse({"--config", path.c_str(), "--rtmp-port", "3000"}, env);
+  std::remove(path.c_str());
+  REQUIRE(cl.ok());
+  CHECK(cl->config.rtmp_port == 3000);           // flag
+  CHECK(cl->config.http_port == 4001);           // environment over file
+  CHECK(cl->config.hls.target_duration_s == 5);  // environment over file
+  CHECK(cl->config.hls.window == 4);             // file
+  CHECK(cl->config.bind == "127.0.0.2");         // environment over default
+  CHECK(cl->config.hls.grace == 7);              // default
+}
+
+TEST_CASE("config: every kind of value from the environment") {
+  Config c;
+  const Environment env = {{"LIVEGATE_AUTH_KEYS", "alpha, beta ,gamma"},
+                           {"LIVEGATE_RTMP_APPS", "live,studio"},
+                           {"LIVEGATE_LOG_LEVEL", "warn"},
+                           {"LIVEGATE_HLS_DIR", "/var/lib/livegate/hls"},
+                           {"LIVEGATE_HLS_MAX_JUMP_MS", "2000"},
+                           {"LIVEGATE_AUTH_ON_PUBLISH_DONE", "http://auth.internal/done"}};
+  REQUIRE(apply_environment(env, c).ok());
+  CHECK(c.auth.keys == std::vector<std::string>{"alpha", "beta", "gamma"});
+  CHECK(c.rtmp.apps == std::vector<std::string>{"live", "studio"});
+  CHECK(c.log_level == LogLevel::warn);
+  CHECK(c.hls.dir == "/var/lib/livegate/hls");
+  CHECK(c.hls.max_jump_ms == 2000);
+  CHECK(c.auth.on_publish_done == "http://auth.internal/done");
+
+  // An empty value is a value: it clears a list or a path set by the config file.
+  REQUIRE(apply_environment({{"LIVEGATE_AUTH_KEYS", ""}, {"LIVEGATE_HLS_DIR", ""}}, c).ok());
+  CHECK(c.auth.keys.empty());
+  CHECK(c.hls.dir.empty());
+}
+
+TEST_CASE("config: a bad environment value is an error naming the variable") {
+  const std::vector<std::pair<std::string, std::string>> bad = {{"LIVEGATE_RTMP_PORT", "70000"},
+                                                                {"LIVEGATE_RTMP_PORT", "12ab"},
+                                                                {"LIVEGATE_RTMP_PORT", "-1"},
+                                                                {"LIVEGATE_HTTP_PORT", ""},
+                                                                {"LIVEGATE_LOG_LEVEL", "loud"},
+                                                                {"LIVEGATE_RTMP_APPS", ""},
+                                                                {"LIVEGATE_RTMP_APPS", "live,../x"},
+                                                                {"LIVEGATE_AUTH_KEYS", "a,,b"},
+                                                                {"LIVEGATE_AUTH_ON_PUBLISH", "ftp://x"}};
+  for (const auto& [name, value] : bad) {
+    CAPTURE(name);
+    CAPTURE(value);
+    auto cl = parse({}, {{name, value}});
+    REQUIRE_FALSE(cl.ok());
+    CHECK(cl.error().find("environment " + name + ":") == 0);
+  }
+  // Keys and a callback together are refused wherever each comes from.
+  const std::string path = temp_file(R"({"auth": {"on_publish": "http://auth.internal/check"}})");
+  auto mixed = parse({"--config", path.c_str()}, {{"LIVEGATE_AUTH_KEYS", "k1"}});
+  std::remove(path.c_str());
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(mixed.error().find("not both") != std::string::npos);
+}
+
+TEST_CASE("config: variables that name no key are left alone") {
+  // What Kubernetes sets for a Service named livegate, and what the build script reads.
+  const Environment env = {{"LIVEGATE_SERVICE_HOST", "10.0.0.7"},
+                           {"LIVEGATE_PORT", "tcp://10.0.0.7:1935"},
+                           {"LIVEGATE_BUILD_DIR", "build"},
+                           {"RTMP_PORT", "1"},
+                           {"livegate_rtmp_port", "1"}};
+  auto cl = parse({}, env);
+  REQUIRE(cl.ok());
+  CHECK(cl->config.rtmp_port == 1935);
+}
+
+TEST_CASE("config: process_environment() copies the variables of this process") {
+  // Only reads: a variable of this process is looked up, none is set.
+  const Environment env = process_environment();
+  CHECK(env.contains("PATH") == (std::getenv("PATH") != nullptr));
+  if (const char* path = std::getenv("PATH")) CHECK(env.at("PATH") == path);
 }
