@@ -561,7 +561,8 @@ def run_ingest_point(args, kind, n, work, media, perf):
     gen = Proc(f"loadgen-{kind}-{n}", [args.loadgen, "--url", f"rtmp://127.0.0.1:{server.rtmp_port}/live",
                                        "--flv", media, "--streams", str(n), "--key-prefix", prefix,
                                        "--duration-s", str(total), "--measure-after-s", str(warmup),
-                                       "--keyframes", kf_path, "--report", report_path], work)
+                                       "--tick-ms", str(args.tick_ms), "--keyframes", kf_path,
+                                       "--report", report_path], work)
     result = {"n": n}
     try:
         time.sleep(warmup)
@@ -831,7 +832,7 @@ def meta(args, part):
         "command": " ".join(["tests/bench/bench.py"] + sys.argv[1:]),
         "machine": machine(),
         "livegate": args.livegate_label,
-        "params": {k: getattr(args, k) for k in ("warmup_s", "window_s", "latency_s", "poll_ms", "sample",
+        "params": {k: getattr(args, k) for k in ("warmup_s", "window_s", "latency_s", "poll_ms", "sample", "tick_ms",
                                                  "perf_s", "wrk_s", "wrk_connections", "players_s")},
     }
 
@@ -863,6 +864,7 @@ def main():
     ap.add_argument("--latency-s", type=int, default=14, help="latency poll window")
     ap.add_argument("--poll-ms", type=int, default=10, help="latency poll interval per sampled stream")
     ap.add_argument("--sample", type=int, default=12, help="streams sampled for latency")
+    ap.add_argument("--tick-ms", type=int, default=20, help="the generator's pacing tick")
     ap.add_argument("--perf-n", type=int, default=200, help="N at which livegate is profiled")
     ap.add_argument("--perf-s", type=int, default=15, help="perf record duration; 0 disables")
     ap.add_argument("--http-streams", type=int, default=20, help="publishers during the wrk runs")

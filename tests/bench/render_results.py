@@ -75,8 +75,11 @@ def ingest_section(results, chart_name):
     for n in ns:
         a, b = lg.get(n), ng.get(n)
         ca, cb = (a or {}).get("cpu_pct"), (b or {}).get("cpu_pct")
-        rows.append([n, cell(a, "cpu_pct"), cell(b, "cpu_pct"), ratio(ca, cb),
-                     fmt(ca / n if ca is not None else None, 2), fmt(cb / n if cb is not None else None, 2)])
+        def per(c, r):
+            # A server that fell behind did less than N streams' work: its per-stream figure is not comparable.
+            return fmt(c / n, 2) + ("" if r.get("kept_up") else " (behind)") if c is not None else "–"
+
+        rows.append([n, cell(a, "cpu_pct"), cell(b, "cpu_pct"), ratio(ca, cb), per(ca, a or {}), per(cb, b or {})])
     s.append("### CPU (% of one core)\n\n")
     s.append(table(["N", "livegate", "nginx-rtmp", "ratio lg/nginx", "livegate per stream", "nginx per stream"], rows))
     s.append(f"\n![CPU and RSS against N]({chart_name})\n\n")
@@ -142,7 +145,8 @@ def ingest_section(results, chart_name):
                      ratio(ga, a.get("cpu_pct")), ratio(gb, b.get("cpu_pct")),
                      fmt(a.get("loadgen_max_lag_ms")), fmt(b.get("loadgen_max_lag_ms"))])
     s.append("\n### The load generator's own cost (% of one core, same window)\n\n")
-    s.append("One process, one thread, every connection sharing the file's tag bytes (only chunk headers are "
+    s.append(f"Pacing tick {param(ing, 'tick_ms', 10)} ms. "
+             "One process, one thread, every connection sharing the file's tag bytes (only chunk headers are "
              "written per connection). Its CPU includes the kernel's loopback TCP work done in its send calls "
              "(on loopback the receiving side's TCP processing also runs in the sender's system calls).\n\n")
     s.append(table(["N", "loadgen (livegate run)", "of which kernel", "loadgen (nginx run)", "of which kernel",
