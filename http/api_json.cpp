@@ -35,8 +35,8 @@ nlohmann::json health_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
   j["problems"] = std::move(problems);
   j["keyframe_interval_s"] = known(s.keyframe_interval_s > 0, s.keyframe_interval_s);
   j["declared_frame_rate"] = known(f.declared_fps > 0, f.declared_fps);
-  j["measured_frame_rate"] = known(s.measured_fps > 0, s.measured_fps);
-  j["av_drift_ms"] = known(f.av_drift_known, std::round(f.av_drift_ms));
+  j["measured_frame_rate"] = known(s.measured_fps > 0, std::round(s.measured_fps * 100) / 100);
+  j["av_drift_ms"] = f.av_drift_known ? nlohmann::json(std::llround(f.av_drift_ms)) : nlohmann::json();
   j["av_drift_ms_per_min"] = known(f.av_drift_known, std::round(f.av_drift_ms_per_min * 10) / 10);
   j["timestamp_jumps"] = hls ? hls->timestamp_jumps : 0;
   j["timestamp_wraps"] = f.timestamp_wraps;

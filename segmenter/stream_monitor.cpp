@@ -22,6 +22,9 @@ constexpr size_t kRateWindowTicks = 10;
 // A/V drift needs this much observation before it is reported; a single offset is only jitter.
 constexpr double kDriftMinSpanS = 10;
 constexpr size_t kDriftMinPoints = 5;
+// The first seconds of a publish are left out: encoders start with a burst (buffered frames, a large
+// first keyframe) that shifts one track's arrivals once, which is not drift.
+constexpr double kDriftWarmupS = 2;
 // A frame arriving this much later than the earliest arrival pattern of the last minute is late.
 constexpr double kLateFrameMs = 1000;
 constexpr size_t kLateBaselineTicks = 60;
@@ -36,6 +39,9 @@ constexpr double kDropStepRatio = 1.25;
 constexpr std::chrono::seconds kBitrateWindow{60};
 constexpr size_t kBitrateMinSamples = 10;
 constexpr uint64_t kMsWrap = uint64_t{1} << 32;  // RTMP timestamps are 32-bit milliseconds
+// Publishes remembered per key for the reconnect count: a publisher flapping faster than this many
+// per retention time is reported with this many, and costs no more memory.
+constexpr size_t kMaxPublishesRemembered = 1000;
 
 double declared_fps(const StreamSnapshot& s) {
   if (s.video && s.video->frame_rate > 0) return s.video->frame_rate;
@@ -94,7 +100,10 @@ void StreamMonitor::on_publish(const StreamName& name, const PublishInfo& info) 
     e.publishes = std::move(old->publishes);
     e.current.history = std::move(old->current.history);
   }
-  while (!e.publishes.empty() && now - e.publishes.front() > config_.retention) e.publishes.pop_front();
+  while (!e.publishes.empty() &&
+         (now - e.publishes.front() > config_.retention || e.publishes.size() >= kMaxPublishesRemembered)) {
+    e.publishes.pop_front();
+  }
   e.publishes.push_back(now);
   e.current.name = name;
   e.current.live = true;
@@ -258,12 +267,12 @@ void StreamMonitor::update_drift(Entry& e, Clock::time_point now) {
       both_flowed ? e.lead_sum[1] / double(e.lead_count[1]) - e.lead_sum[0] / double(e.lead_count[0]) : 0;
   e.lead_sum[0] = e.lead_sum[1] = 0;
   e.lead_count[0] = e.lead_count[1] = 0;
-  if (!both_flowed) return;
+  const double t_s = Seconds(now - e.published_at).count();
+  if (!both_flowed || t_s < kDriftWarmupS) return;
   if (!e.drift_base_set) {
     e.drift_base_set = true;
     e.drift_base_ms = offset_ms;
   }
-  const double t_s = Seconds(now - e.published_at).count();
   e.drift.push_back({t_s, offset_ms - e.drift_base_ms});
   const double span_s = Seconds(config_.history_span).count();
   while (!e.drift.empty() && t_s - e.drift.front().t_s > span_s) e.drift.pop_front();

@@ -13,7 +13,7 @@ import unittest
 import harness
 import rtmp_client
 
-SECONDS = 16          # of media per stream: two 8 s GOPs, and enough to measure drift
+SECONDS = 18          # of media per stream: two 8 s GOPs, and enough to measure drift
 AUDIO_STRETCH = 1.03  # the drifting stream's audio timestamps run 3 % fast: +1800 ms a minute
 RETENTION_S = 3       # short, so the per-stream series can be seen to vanish
 KEYS = ["gop8", "drift", "healthy"]
@@ -126,7 +126,7 @@ class Observability(unittest.TestCase):
                 ready = ({"keyframe_interval", "long_segments"} <= set(codes(s["gop8"])) and
                          "av_drift" in codes(s["drift"]) and s["healthy"]["health"]["av_drift_ms"] is not None)
                 return s if ready else None
-            streams = lg.wait_for(diagnosed, SECONDS - 1, "the 8 s GOP and the drift to be diagnosed")
+            streams = lg.wait_for(diagnosed, SECONDS - 2, "the 8 s GOP and the drift to be diagnosed")
             second = Scrape(lg)
             print(f"\ndiagnosed after {time.time() - started:.1f} s")
             for k in KEYS:
