@@ -11,7 +11,8 @@ test_pkgs=(ffmpeg curl python3 python3-prometheus-client
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   chromium chromium-driver nginx
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev
+  debootstrap python3-yaml systemd)  # the image test: a Debian root, the YAML files, the unit
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
