@@ -1,4 +1,5 @@
 // Composition root: configuration, the loop, the RTMP and HTTP servers, signals, and clean shutdown.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <uv.h>
 
@@ -190,6 +191,11 @@ int run(const Config& config) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  // Segments are buffers of about a megabyte that live half a minute. By default glibc maps each one
+  // fresh and unmaps it when freed, and the first-touch page faults of that memory were the largest CPU
+  // cost at 200 streams (tests/bench/RESULTS.md). From the heap, freed segments are reused instead.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   try {
     livegate::Result<livegate::CommandLine> cl = livegate::parse_command_line(argc, argv);
     if (!cl) {

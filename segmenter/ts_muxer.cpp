@@ -246,7 +246,7 @@ int TsMuxer::on_write(void* opaque, uint8_t* buf, int size) noexcept {
   self->flushed_ += n;
   try {
     if (n % kTsPacketSize != 0) {  // cannot happen (see kIoBufferSize); keep the bytes rather than guess
-      self->out_.insert(self->out_.end(), buf, buf + n);
+      self->out_.append(buf, n);
       return size;
     }
     // Drop the DVB SDT (PID 0x11): mpegtsenc writes it before PAT/PMT at every resend_headers, and a
@@ -256,10 +256,10 @@ int TsMuxer::on_write(void* opaque, uint8_t* buf, int size) noexcept {
     for (size_t at = 0; at < n; at += kTsPacketSize) {
       const unsigned pid = (buf[at + 1] & 0x1Fu) << 8 | buf[at + 2];
       if (pid != kSdtPid) continue;
-      self->out_.insert(self->out_.end(), buf + run, buf + at);
+      self->out_.append(buf + run, at - run);
       run = at + kTsPacketSize;
     }
-    self->out_.insert(self->out_.end(), buf + run, buf + n);
+    self->out_.append(buf + run, n - run);
   } catch (...) {  // no exception may unwind through libavformat
     return AVERROR(ENOMEM);
   }
@@ -395,10 +395,8 @@ std::vector<uint8_t> TsMuxer::cut() {
   // context and fails the next write().
   av_write_frame(ctx_.get(), nullptr);
   avio_flush(io_.get());
-  std::vector<uint8_t> segment = std::move(out_);
-  out_ = {};
-  // Segments of one stream are about the same size: growing from empty each time would copy again.
-  out_.reserve(segment.size() + segment.size() / 8);
+  // One exact-size copy: no spare capacity is held for the half minute a segment lives.
+  std::vector<uint8_t> segment = out_.take();
   arm_headers();  // cannot fail once it succeeded in create(): same option, same value
   return segment;
 }

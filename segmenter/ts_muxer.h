@@ -9,6 +9,7 @@
 
 #include "common/media.h"
 #include "common/result.h"
+#include "segmenter/chunk_buffer.h"
 #include "segmenter/ff_ptr.h"
 
 namespace livegate {
@@ -69,7 +70,7 @@ class TsMuxer {
   static int on_write(void* opaque, uint8_t* buf, int size) noexcept;
 
   // Allocated by this. Declared before ctx_ so ctx_, which writes through io_, goes first.
-  std::vector<uint8_t> out_;  // bytes of the current segment that left the IO buffer
+  ChunkBuffer out_;  // bytes of the current segment that left the IO buffer
   AvioContextPtr io_;
   FormatContextPtr ctx_;
   PacketPtr pkt_;
