@@ -364,7 +364,7 @@ class HttpServer::Worker {
   }
 
   void violation(const char* limit) {
-    counter("livegate_limit_violations_total", "Connections closed or requests refused for crossing a limit.",
+    counter("livegate_limit_violations_total", "Connections, requests or publishes stopped by a configured limit, by its config key.",
             {{"limit", limit}})
         .fetch_add(1, std::memory_order_relaxed);
   }

@@ -307,8 +307,8 @@ void RtmpServer::count_limit(std::string_view message) {
   if (key.empty()) return;
   metrics_
       .counter("livegate_limit_violations_total",
-               "Connections or publishes stopped by a configured limit, by its key.",
-               {{"limit", std::string(key)}})
+               "Connections, requests or publishes stopped by a configured limit, by its config key.",
+               {{"limit", "rtmp." + std::string(key)}})
       .fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -188,7 +188,7 @@ class Observability(unittest.TestCase):
                                first.value("livegate_hls_segments_total"))
             # Three publishers, the silent socket and the intruder.
             self.assertEqual(second.value("livegate_rtmp_connections_accepted_total"), 5)
-            self.assertEqual(second.value("livegate_limit_violations_total", limit="handshake_timeout_ms"), 1)
+            self.assertEqual(second.value("livegate_limit_violations_total", limit="rtmp.handshake_timeout_ms"), 1)
             self.assertEqual(second.value("livegate_publish_refusals_total", reason="auth_refused"), 1)
             self.assertEqual(second.value("livegate_streams_live"), 3)
             self.assertGreaterEqual(second.value("livegate_hls_long_segments_total", reason="long_gop"), 1)

@@ -162,7 +162,10 @@ TEST_CASE("config: a bad environment value is an error naming the variable") {
                                                                 {"LIVEGATE_RTMP_APPS", "live,../x"},
                                                                 {"LIVEGATE_AUTH_KEYS", "a,,b"},
                                                                 {"LIVEGATE_AUTH_ON_PUBLISH", "ftp://x"}};
-  for (const auto& [name, value] : bad) {
+  for (const auto& entry : bad) {
+    // Named copies: clang cannot capture structured bindings in CAPTURE's lambda.
+    const std::string& name = entry.first;
+    const std::string& value = entry.second;
     CAPTURE(name);
     CAPTURE(value);
     auto cl = parse({}, {{name, value}});
