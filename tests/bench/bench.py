@@ -891,6 +891,8 @@ def main():
     args.players_bin = args.players_bin or os.path.join(args.build_dir, "tests", "bench", "players")
     if not args.livegate_label:
         args.livegate_label = first_line(["git", "-C", REPO, "describe", "--always", "--dirty"])
+    for path in (args.results, args.out, args.chart):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     results = {}
     if os.path.exists(args.results):
         with open(args.results) as f:
