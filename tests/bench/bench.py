@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -651,7 +652,8 @@ def profile(args, pid, work, kind, n):
                             capture_output=True, text=True)
         lines = [ln.rstrip() for ln in cg.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
         callers[row["symbol"]] = lines[:60]
-    return {"seconds": args.perf_s, "n": n, "top": rows[:15], "callers": callers, "data": data}
+    log(f"perf data kept in {data}")
+    return {"seconds": args.perf_s, "n": n, "top": rows[:15], "callers": callers}
 
 
 def part_ingest(args, work, media, results):
@@ -825,11 +827,23 @@ def part_players(args, work, media, results):
 # ---------------------------------------------------------------- results
 
 
+def shown_command():
+    """The command line as run, shell-quoted, with paths outside the repository cut to <path>/NAME: the report
+    describes the project, not this machine's directories."""
+    shown = []
+    for a in sys.argv[1:]:
+        if os.path.isabs(a):
+            rel = os.path.relpath(a, REPO)
+            a = rel if not rel.startswith("..") else f"<path>/{os.path.basename(a)}"
+        shown.append(a)
+    return shlex.join(["tests/bench/bench.py"] + shown)
+
+
 def meta(args, part):
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "loadavg_before": loadavg(),
-        "command": " ".join(["tests/bench/bench.py"] + sys.argv[1:]),
+        "command": shown_command(),
         "machine": machine(),
         "livegate": args.livegate_label,
         "params": {k: getattr(args, k) for k in ("warmup_s", "window_s", "latency_s", "poll_ms", "sample", "tick_ms",
