@@ -230,7 +230,7 @@ class PlayerTest(unittest.TestCase):
             self.assertEqual([c["field"] for c in shown["charts"]],
                              ["bitrate_kbps", "frame_rate", "keyframe_interval_s"], context)
             def first_number(*values):  # the page prefers `health`, falls back as older servers need, 0 is unknown
-                return next(v for v in values if isinstance(v, (int, float)) and v > 0)
+                return next((v for v in values if isinstance(v, (int, float)) and v > 0), None)
             h = health or {}
             current = {"bitrate_kbps": s["bitrate_kbps"],
                        "frame_rate": first_number(h.get("measured_frame_rate"), s["video"]["measured_frame_rate"]),
