@@ -2,7 +2,6 @@
 that leave mid-segment, and 1,000 connect/publish/disconnect cycles. Nothing crashes or leaks, and
 playlists end or continue as they should."""
 import os
-import re
 import signal
 import socket
 import struct
@@ -18,9 +17,6 @@ def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
 class Faults(unittest.TestCase):
@@ -90,13 +86,13 @@ class Faults(unittest.TestCase):
         warmup = 50
         for i in range(warmup):
             self._cycle(i)
-        fd0, rss0 = fds(pid), rss_kib(pid)
+        fd0, rss0 = fds(pid), harness.rss_kib(pid)
         started = time.time()
         for i in range(1000):
             self._cycle(i)
         elapsed = time.time() - started
         self.lg.wait_for(lambda: fds(pid) <= fd0 + 2, 10, "fds back to their level")
-        fd1, rss1 = fds(pid), rss_kib(pid)
+        fd1, rss1 = fds(pid), harness.rss_kib(pid)
         print(f"\n1000 connect/publish/disconnect cycles in {elapsed:.1f} s: fds {fd0} -> {fd1}, "
               f"RSS {rss0} -> {rss1} KiB")
         if not harness.sanitized():

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -22,6 +23,33 @@ def sanitized():
     in quarantine, so RSS says nothing about leaks there (LeakSanitizer checks at exit instead)."""
     with open(LIVEGATE, "rb") as f:
         return b"AddressSanitizer" in f.read()
+
+
+def rss_kib(pid):
+    """Resident memory of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def send_in_background(sock, data):
+    """Sends `data` on `sock` from a daemon thread, 64 KiB at a time, until done or the socket fails.
+    Returns (thread, sent) where sent[0] counts the bytes the kernel took so far."""
+    sent = [0]
+
+    def send_all():
+        view = memoryview(data)
+        try:
+            while sent[0] < len(data):
+                sent[0] += sock.send(view[sent[0]:sent[0] + 65536])
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=send_all, daemon=True)
+    thread.start()
+    return thread, sent
 
 
 def free_port():

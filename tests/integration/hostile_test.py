@@ -56,12 +56,6 @@ def finding(text):
 
 # ------------------------------------------------------------------------------------ process probes
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def fd_count(pid):
@@ -218,7 +212,7 @@ class Hostile(unittest.TestCase):
         cls.tags = list(read_flv_tags(cls.media))
         cls.canary = harness.ffmpeg_publish(cls.media, cls.lg.rtmp_url("canary"), realtime=True, loop=True)
         cls.lg.wait_for(lambda: segment_uris(cls.playlist()), 20, "the canary's first segment")
-        figure(f"livegate pid {cls.pid}, fds {fd_count(cls.pid)}, RSS {rss_kib(cls.pid)} KiB, "
+        figure(f"livegate pid {cls.pid}, fds {fd_count(cls.pid)}, RSS {harness.rss_kib(cls.pid)} KiB, "
                f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)}")
 
     @classmethod
@@ -409,14 +403,14 @@ class Hostile(unittest.TestCase):
 
     # ================================================================ MI-04 16 MiB message announced
     def test_mi04_huge_message_length(self):
-        rss0 = rss_kib(self.pid)
+        rss0 = harness.rss_kib(self.pid)
         c = self.publisher(connect=True, chunk_size=65536)
         port = local_port(c.sock)
         header = chunk_header(0, 6, length=0xFFFFFF, type_id=VIDEO, stream_id=1)
         send_quietly(c.sock, header + b"\x17\x01\x00\x00\x00" + os.urandom(60000))
         secs = self.expect_closed(c.sock, 2, "16 MiB video message")
         c.close()
-        rss1 = rss_kib(self.pid)
+        rss1 = harness.rss_kib(self.pid)
         line = self.expect_log(port, "16777215", what="16 MiB message")
         figure(f"message length 0xFFFFFF: closed after {secs * 1000:.0f} ms; RSS {rss0} -> {rss1} KiB "
                f"({(rss1 - rss0) / 1024:+.1f} MiB); log: {line.split('] ', 1)[-1]}")
@@ -467,7 +461,7 @@ class Hostile(unittest.TestCase):
                  ("12,000 nested strict arrays", connect + amf0_nested_arrays(12000))]
         for name, payload in cases:
             with self.subTest(name):
-                rss0 = rss_kib(self.pid)
+                rss0 = harness.rss_kib(self.pid)
                 c = self.publisher(chunk_size=4096)
                 port = local_port(c.sock)
                 try:
@@ -483,7 +477,7 @@ class Hostile(unittest.TestCase):
                 self.assertIsNotNone(line, f"{name}: no log line naming depth or max_command_size: "
                                            f"{self.logs.conn_lines(self.log0, port)}")
                 figure(f"{name} ({len(payload)} bytes): closed={closed} after {secs * 1000:.0f} ms, "
-                       f"_error={got_error}, RSS {(rss_kib(self.pid) - rss0) / 1024:+.1f} MiB; "
+                       f"_error={got_error}, RSS {(harness.rss_kib(self.pid) - rss0) / 1024:+.1f} MiB; "
                        f"log: {line.split('] ', 1)[-1]}")
                 if "fits" in name or "arrays" in name:
                     self.assertIn("depth", line.lower())
@@ -567,31 +561,20 @@ class Hostile(unittest.TestCase):
     def _oversized_request(self, data, name):
         """Sends `data` from a thread while reading the answer. Returns (status, seconds to the first
         byte or the close, bytes the socket took, RSS rise at the peak in KiB, RSS rise afterwards in KiB)."""
-        rss0 = rss_kib(self.pid)
+        rss0 = harness.rss_kib(self.pid)
         peak = [rss0]
         stop = threading.Event()
 
         def sample():
             while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(self.pid))
+                peak[0] = max(peak[0], harness.rss_kib(self.pid))
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         s = socket.create_connection(("127.0.0.1", self.lg.http_port), timeout=15)
-        sent = [0]
-
-        def send_all():
-            view = memoryview(data)
-            try:
-                while sent[0] < len(data):
-                    sent[0] += s.send(view[sent[0]:sent[0] + 65536])
-            except OSError:
-                pass
-
-        sender = threading.Thread(target=send_all, daemon=True)
         t0 = time.monotonic()
-        sender.start()
+        sender, sent = harness.send_in_background(s, data)
         first = None
         got = b""
         while time.monotonic() - t0 < 20:
@@ -614,7 +597,7 @@ class Hostile(unittest.TestCase):
         sampler.join()
         m = re.match(rb"HTTP/1\.[01] (\d{3})", got)
         status = int(m.group(1)) if m else None
-        rss1 = rss_kib(self.pid)
+        rss1 = harness.rss_kib(self.pid)
         figure(f"{name}: status {status}, first byte after {first * 1000 if first else -1:.0f} ms, closed after "
                f"{closed_after * 1000:.0f} ms, {sent[0] / 1e6:.2f} MB accepted by the socket; RSS {rss0} -> peak "
                f"{peak[0]} -> {rss1} KiB (peak {(peak[0] - rss0) / 1024:+.1f} MiB, after {(rss1 - rss0) / 1024:+.1f} MiB)")
@@ -698,7 +681,7 @@ class Hostile(unittest.TestCase):
     def test_re01_garbage_rtmp_connections(self):
         total, batch, sources = 2000, 200, 40  # 5 per source address per batch, under max_connections_per_ip
         time.sleep(0.5)
-        fd0, rss0 = fd_count(self.pid), rss_kib(self.pid)
+        fd0, rss0 = fd_count(self.pid), harness.rss_kib(self.pid)
         fd_peak, sent_bytes, refused = fd0, 0, 0
         t0 = time.monotonic()
         for start in range(0, total, batch):
@@ -725,7 +708,7 @@ class Hostile(unittest.TestCase):
         while time.monotonic() < deadline and fd_count(self.pid) > fd0 + 10:
             time.sleep(0.1)
         time.sleep(0.3)
-        fd1, rss1 = fd_count(self.pid), rss_kib(self.pid)
+        fd1, rss1 = fd_count(self.pid), harness.rss_kib(self.pid)
         log = self.logs.lines(self.log0)
         accept_failed = [l for l in log if "accept failed" in l]
         cap_refusals = [l for l in log if "limit max_connections" in l]

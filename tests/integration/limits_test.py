@@ -1,7 +1,6 @@
 """Each RTMP and HTTP limit that guards the server as a whole, set low and crossed: the offending
 connection, publish or request is refused with a log line naming the limit, and honest clients carry on."""
 import socket
-import threading
 import time
 import unittest
 
@@ -97,7 +96,7 @@ class Limits(unittest.TestCase):
         # max_buffered_bytes of answers wait, so memory stays flat and its publish timeout ends it.
         lg = harness.Livegate(config={"rtmp": {"max_buffered_bytes": 65536, "publish_timeout_ms": 3000}})
         try:
-            rss0 = rss_kib(lg.proc.pid)
+            rss0 = harness.rss_kib(lg.proc.pid)
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.connect(("127.0.0.1", lg.rtmp_port))
@@ -105,22 +104,11 @@ class Limits(unittest.TestCase):
             client._handshake()
             ping = b"\x02" + b"\x00\x00\x00" + (6).to_bytes(3, "big") + b"\x04" + b"\x00" * 4 + b"\x00\x06" + b"\x00" * 4
             flood = ping + (b"\xc2\x00\x06\x00\x00\x00\x01") * ((40 << 20) // 7)
-            sent = [0]
-
-            def send():
-                view = memoryview(flood)
-                try:
-                    while sent[0] < len(flood):
-                        sent[0] += sock.send(view[sent[0]:sent[0] + 65536])
-                except OSError:
-                    pass
-
-            sender = threading.Thread(target=send, daemon=True)
-            sender.start()
+            sender, sent = harness.send_in_background(sock, flood)
             sender.join(2.5)
             self.assertLess(sent[0], len(flood) // 2, "livegate stopped reading the flood")
             if not harness.sanitized():  # ASan keeps freed memory in quarantine: RSS says nothing there
-                peak = rss_kib(lg.proc.pid) - rss0
+                peak = harness.rss_kib(lg.proc.pid) - rss0
                 self.assertLess(peak, 16 * 1024, f"RSS rose {peak} KiB")
             lg.wait_for(lambda: "limit publish_timeout_ms" in lg.log_text(), 5, "the publish timeout")
             sender.join(5)
@@ -128,14 +116,6 @@ class Limits(unittest.TestCase):
             self.assertEqual(lg.get("/healthz")[0], 200)
         finally:
             self.assertEqual(lg.stop(), 0)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def http_get(port, path, timeout=5):

@@ -15,9 +15,6 @@ def metric(lg, name):
     return int(m.group(1))
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
 
 
 class Memory(unittest.TestCase):
@@ -25,7 +22,7 @@ class Memory(unittest.TestCase):
         media = harness.test_media(5, 640, 360, 30, gop_s=1)
         lg = harness.Livegate(config={"hls": {"retention_s": 3}})
         try:
-            baseline = rss_kib(lg.proc.pid)
+            baseline = harness.rss_kib(lg.proc.pid)
             after = []
             n = 0
             seen_held = 0  # a lower bound of the segment bytes the streams produced
@@ -41,7 +38,7 @@ class Memory(unittest.TestCase):
                     seen_held += lg.wait_for(lambda: metric(lg, "livegate_hls_bytes_held"), 3, "segments to be counted")
                 lg.wait_for(lambda: metric(lg, "livegate_hls_streams") == 0, 15, "ended streams to be freed")
                 self.assertEqual(metric(lg, "livegate_hls_bytes_held"), 0)
-                after.append(rss_kib(lg.proc.pid))
+                after.append(harness.rss_kib(lg.proc.pid))
             print(f"\nRSS KiB: baseline {baseline}, after each round of {STREAMS_PER_ROUND} streams: {after}; "
                   f"segment bytes seen held: {seen_held}")
             self.assertEqual(n, ROUNDS * STREAMS_PER_ROUND)
