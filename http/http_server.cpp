@@ -87,6 +87,7 @@ class HttpServer::Worker {
  public:
   Worker(HttpServer& server, int listen_fd) : server_(server), config_(server.config_) {
     uv_loop_init(&loop_);
+    loop_.data = this;  // the read buffer is the loop's, found from any handle through it
     listener_.init(uv_tcp_init, &loop_, this);
     listen_rc_ = uv_tcp_open(listener_.get(), listen_fd);
     if (listen_rc_ != 0) ::close(listen_fd);
@@ -164,7 +165,7 @@ class HttpServer::Worker {
       conns_.erase(c.self);
       return;
     }
-    counter("livegate_http_connections_accepted_total", "HTTP connections accepted.").fetch_add(1);
+    accepted_->fetch_add(1, std::memory_order_relaxed);
     if (server_.connections_.fetch_add(1) >= config_.max_connections) {
       server_.connections_.fetch_sub(1);
       violation("http.max_connections");
@@ -194,7 +195,6 @@ class HttpServer::Worker {
           if (n < 0) return w->close(*c);
           if (n > 0 && !c->lingering) w->on_data(*c, std::string_view(buf->base, static_cast<size_t>(n)));
         });
-    loop_.data = this;
   }
 
   void on_data(Conn& c, std::string_view data) {
@@ -404,6 +404,8 @@ class HttpServer::Worker {
   std::list<Conn> conns_;
   char read_buffer_[kReadBufferBytes];
   std::map<std::pair<const char*, int>, std::atomic<uint64_t>*> request_counters_;
+  std::atomic<uint64_t>* accepted_ =
+      &counter("livegate_http_connections_accepted_total", "HTTP connections accepted.");
   std::atomic<uint64_t>* sent_bytes_ =
       &counter("livegate_http_sent_bytes_total", "Bytes of HTTP responses (head and body) sent.");
   std::string date_;
