@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,32 @@ struct StreamName {
   std::string path() const { return app + "/" + key; }
   bool operator==(const StreamName&) const = default;
 };
+
+// Hash and equality between "app/key" paths and StreamNames, so a map keyed by path is searched with a
+// StreamName without building the path: the segmenter and the monitor look a stream up per frame.
+struct StreamPathHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view path) const noexcept { return mix(kSeed, path); }
+  size_t operator()(const StreamName& n) const noexcept { return mix(mix(mix(kSeed, n.app), "/"), n.key); }
+
+ private:
+  static constexpr uint64_t kSeed = 14695981039346656037ull;  // FNV-1a, fed piece by piece
+  static uint64_t mix(uint64_t h, std::string_view s) noexcept {
+    for (const char c : s) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    return h;
+  }
+};
+struct StreamPathEqual {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  bool operator()(std::string_view path, const StreamName& n) const noexcept { return (*this)(n, path); }
+  bool operator()(const StreamName& n, std::string_view path) const noexcept {
+    return path.size() == n.app.size() + 1 + n.key.size() && path.starts_with(n.app) &&
+           path[n.app.size()] == '/' && path.ends_with(n.key);
+  }
+};
+template <class T>
+using StreamPathMap = std::unordered_map<std::string, T, StreamPathHash, StreamPathEqual>;
 
 struct PublishInfo {
   uint64_t session_id = 0;    // unique per publish in this process

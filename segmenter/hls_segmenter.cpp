@@ -32,9 +32,9 @@ HlsSegmenter::HlsSegmenter(const HlsConfig& config, StreamStore& store, Metrics&
       disk_(disk),
       instance_tag_(random_tag()) {}
 
-HlsSegmenter::Entry* HlsSegmenter::find(const StreamName& name) {
-  auto it = streams_.find(name.path());
-  return it == streams_.end() ? nullptr : &it->second;
+HlsSegmenter::Streams::value_type* HlsSegmenter::find(const StreamName& name) {
+  auto it = streams_.find(name);
+  return it == streams_.end() ? nullptr : &*it;
 }
 
 void HlsSegmenter::sync(const std::string& path, Entry& e) {
@@ -88,25 +88,25 @@ void HlsSegmenter::on_publish(const StreamName& name, const PublishInfo&) {
 }
 
 void HlsSegmenter::on_video_config(const StreamName& name, const VideoConfig& config) {
-  if (Entry* e = find(name)) e->hls->video_config(config);
+  if (auto* s = find(name)) s->second.hls->video_config(config);
 }
 
 void HlsSegmenter::on_audio_config(const StreamName& name, const AudioConfig& config) {
-  if (Entry* e = find(name)) e->hls->audio_config(config);
+  if (auto* s = find(name)) s->second.hls->audio_config(config);
 }
 
 void HlsSegmenter::on_access_unit(const StreamName& name, const AccessUnit& unit) {
-  if (Entry* e = find(name)) {
-    e->hls->access_unit(unit);
-    sync(name.path(), *e);
+  if (auto* s = find(name)) {
+    s->second.hls->access_unit(unit);
+    sync(s->first, s->second);
   }
 }
 
 void HlsSegmenter::on_unpublish(const StreamName& name) {
-  if (Entry* e = find(name)) {
-    e->hls->end();
-    e->ended_at = Clock::now();
-    sync(name.path(), *e);
+  if (auto* s = find(name)) {
+    s->second.hls->end();
+    s->second.ended_at = Clock::now();
+    sync(s->first, s->second);
   }
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -44,7 +43,8 @@ class HlsSegmenter final : public StreamSink {
     std::shared_ptr<const HlsSnapshot> published;
     Clock::time_point ended_at{};
   };
-  Entry* find(const StreamName& name);
+  using Streams = StreamPathMap<Entry>;
+  Streams::value_type* find(const StreamName& name);  // the path and its entry
   void sync(const std::string& path, Entry& e);
   void mirror(const std::string& path, const HlsSnapshot* before, const HlsSnapshot* after);
 
@@ -54,7 +54,7 @@ class HlsSegmenter final : public StreamSink {
   std::atomic<uint64_t>& long_gop_total_;
   std::atomic<uint64_t>& long_gap_total_;
   DiskWriter* disk_;
-  std::map<std::string, Entry> streams_;
+  Streams streams_;
   std::string instance_tag_;  // differs between runs, so segment URIs never repeat across restarts
   uint64_t playlists_made_ = 0;
 };

@@ -85,7 +85,7 @@ StreamMonitor::StreamMonitor(StreamStore& store, const MonitorConfig& config, No
     : store_(store), config_(config), now_(std::move(now)) {}
 
 StreamMonitor::Entry* StreamMonitor::find(const StreamName& name) {
-  auto it = entries_.find(name.path());
+  auto it = entries_.find(name);
   return it == entries_.end() ? nullptr : &it->second;
 }
 
@@ -214,8 +214,8 @@ void StreamMonitor::check_arrival(Entry& e, const AccessUnit& unit, Clock::time_
                         double(unit.dts - (t.frames > 0 ? t.first_dts : unit.dts)) / 90.0;
   if (!e.offset_seen_this_tick || offset < e.offset_min_this_tick) e.offset_min_this_tick = offset;
   e.offset_seen_this_tick = true;
-  double baseline = e.offset_min_this_tick;
-  for (double m : e.offset_mins) baseline = std::min(baseline, m);
+  const double baseline =
+      e.offset_mins.empty() ? e.offset_min_this_tick : std::min(e.offset_min_this_tick, e.offset_baseline);
   if (offset - baseline > kLateFrameMs) ++s.health.late_frames;
 }
 
@@ -251,6 +251,7 @@ void StreamMonitor::update_rates(Entry& e, Clock::time_point now) {
   if (e.offset_seen_this_tick) {
     e.offset_mins.push_back(e.offset_min_this_tick);
     if (e.offset_mins.size() > kLateBaselineTicks) e.offset_mins.pop_front();
+    e.offset_baseline = *std::min_element(e.offset_mins.begin(), e.offset_mins.end());
     e.offset_seen_this_tick = false;
   }
 }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -75,6 +74,7 @@ class StreamMonitor final : public StreamSink {
     double offset_min_this_tick = 0;  // arrival minus timestamp, ms: the lowest seen since the last tick
     bool offset_seen_this_tick = false;
     std::deque<double> offset_mins;  // one per tick over the late-frame baseline window
+    double offset_baseline = 0;      // the lowest of offset_mins, kept per tick rather than per frame
     int64_t max_dts_ms = -1;         // for counting 32-bit wraps
     double dropped_frames = 0;       // missing video frames, in fractions of frames
   };
@@ -88,7 +88,7 @@ class StreamMonitor final : public StreamSink {
   StreamStore& store_;
   MonitorConfig config_;
   Now now_;
-  std::map<std::string, Entry> entries_;
+  StreamPathMap<Entry> entries_;
 };
 
 enum class Severity { ok, warn, bad };
