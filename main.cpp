@@ -1,11 +1,15 @@
 // Composition root: configuration, the loop, the RTMP and HTTP servers, signals, and clean shutdown.
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "common/config.h"
@@ -189,7 +193,38 @@ int run(const Config& config) {
 }  // namespace
 }  // namespace livegate
 
+namespace {
+
+// Segment memory is about 200 MB/s of fresh heap at 500 streams while the windows fill, and with 4 KiB
+// pages every one of those pages is a fault: the loop ran over a core for the first half minute and
+// lagged seconds. With the kernel's transparent huge pages in "madvise" mode (a common default) glibc
+// asks for huge pages only when its tunable says so, and the tunable is read at exec. So livegate
+// execs itself once with it, unless huge pages are off or GLIBC_TUNABLES already sets it (set
+// glibc.malloc.hugetlb=0 there to opt out). Figures: tests/bench/RESULTS.md.
+void reexec_with_huge_pages(char** argv) {
+  constexpr const char* kTunable = "glibc.malloc.hugetlb";
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(thp, mode);
+  if (mode.find("[madvise]") == std::string::npos) return;  // "always" needs nothing, "never" allows nothing
+  const char* env = std::getenv("GLIBC_TUNABLES");
+  const std::string current = env != nullptr ? env : "";
+  if (current.find(kTunable) != std::string::npos) return;  // set already, or by our own exec
+  const std::string value = (current.empty() ? "" : current + ":") + kTunable + "=1";
+  if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // The exec failed (no /proc?): run as we are.
+  if (current.empty()) {
+    unsetenv("GLIBC_TUNABLES");
+  } else {
+    setenv("GLIBC_TUNABLES", current.c_str(), 1);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  reexec_with_huge_pages(argv);
   std::signal(SIGPIPE, SIG_IGN);
   // Segments are buffers of about a megabyte that live half a minute. By default glibc maps each one
   // fresh and unmaps it when freed, and the first-touch page faults of that memory were the largest CPU

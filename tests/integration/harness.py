@@ -61,7 +61,7 @@ def free_port():
 class Livegate:
     """A livegate process on free loopback ports; its stderr goes to a log file."""
 
-    def __init__(self, *extra_args, config=None):
+    def __init__(self, *extra_args, config=None, env=None):
         self.rtmp_port = free_port()
         self.http_port = free_port()
         self.log_path = os.path.join(WORK, f"livegate-{self.rtmp_port}.log")
@@ -73,7 +73,8 @@ class Livegate:
                 json.dump(config, f)
             args += ["--config", path]
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                                     env=None if env is None else {**os.environ, **env})
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
