@@ -548,6 +548,25 @@ def segment_bytes(server, key):
     return statistics.mean(sizes) if sizes else None
 
 
+def held_bytes(server):
+    """What the server keeps of its HLS output: livegate's segments in memory (livegate_hls_bytes_held),
+    nginx-rtmp's files under its hls path (in the page cache, so outside its RSS)."""
+    if isinstance(server, Nginx):
+        total = 0
+        for root, _, files in os.walk(server.hls_dir):
+            for name in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, name))
+                except OSError:  # removed by nginx while walking
+                    pass
+        return total
+    status, body = http_get(server.http_port, "/metrics")
+    for line in body.decode().splitlines() if status == 200 else []:
+        if line.startswith("livegate_hls_bytes_held "):
+            return float(line.split()[1])
+    return None
+
+
 def run_ingest_point(args, kind, n, work, media, perf):
     """One server at one stream count: fresh server, N publishers, then the CPU window, the keep-up check and
     the latency window (in that order, so the latency poll's own HTTP load stays out of the CPU figure)."""
@@ -587,6 +606,8 @@ def run_ingest_point(args, kind, n, work, media, perf):
         result["rss_mib"] = rss_samples[-1] / 1024
         result["rss_max_mib"] = max(rss_samples) / 1024
         result["idle_rss_mib"] = idle_rss / 1024
+        held = held_bytes(server)
+        result["held_mib"] = held / 2**20 if held is not None else None
         after = produced(reader, keys)
         elapsed = time.monotonic() - t_before
         reader.close()
@@ -859,7 +880,7 @@ def save(args, results):
 
 def render(args, results):
     import render_results  # beside this file: Markdown and the chart from results.json
-    render_results.render(results, args.out, args.chart)
+    render_results.render(results, args.out, args.chart, args.before)
 
 
 def main():
@@ -868,12 +889,16 @@ def main():
                     help="CMake build configured with -DLIVEGATE_BENCH=ON (default: build-bench)")
     ap.add_argument("--livegate", help="livegate binary (default: BUILD/livegate)")
     ap.add_argument("--livegate-label", help="what livegate is, for the report (default: git describe)")
+    ap.add_argument("--before", default=os.path.join(HERE, "results-before.json"),
+                    help="an earlier results.json whose livegate ingest figures RESULTS.md compares with "
+                         "(default: results-before.json here, if it exists)")
     ap.add_argument("--loadgen", help="default: BUILD/tests/bench/loadgen")
     ap.add_argument("--players-bin", help="default: BUILD/tests/bench/players")
     ap.add_argument("--only", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma list of: " + ", ".join(SERVERS))
     ap.add_argument("--ns", default="1,20,50,100,200,500", help="publisher counts for the ingest sweep")
-    ap.add_argument("--warmup-s", type=int, default=8, help="from starting the publishers to measuring")
+    ap.add_argument("--warmup-s", type=int, default=30,
+                    help="from starting the publishers to measuring: the window and grace take 26 s to fill")
     ap.add_argument("--window-s", type=int, default=20, help="CPU/RSS window")
     ap.add_argument("--latency-s", type=int, default=14, help="latency poll window")
     ap.add_argument("--poll-ms", type=int, default=10, help="latency poll interval per sampled stream")
