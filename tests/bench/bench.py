@@ -567,6 +567,35 @@ def held_bytes(server):
     return None
 
 
+def loop_lag(server):
+    """livegate's loop-lag histogram from /metrics: {"buckets": {le: count}, "sum": s, "count": n}; None for nginx."""
+    if isinstance(server, Nginx):
+        return None
+    status, body = http_get(server.http_port, "/metrics")
+    h = {"buckets": {}, "sum": 0.0, "count": 0}
+    for line in body.decode().splitlines() if status == 200 else []:
+        if line.startswith('livegate_loop_lag_seconds_bucket{le="'):
+            le = line.split('"')[1]
+            h["buckets"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[1]))
+        elif line.startswith("livegate_loop_lag_seconds_sum "):
+            h["sum"] = float(line.split()[1])
+        elif line.startswith("livegate_loop_lag_seconds_count "):
+            h["count"] = int(float(line.split()[1]))
+    return h
+
+
+def lag_between(a, b):
+    """The loop lag between two loop_lag() readings: total seconds late, probes, and the worst lag's bucket
+    (the smallest upper bound every probe in between stayed under)."""
+    if a is None or b is None:
+        return None
+    probes = b["count"] - a["count"]
+    worst = min((le for le in b["buckets"] if b["buckets"][le] - a["buckets"].get(le, 0) == probes),
+                default=None)
+    return {"late_s": b["sum"] - a["sum"], "probes": probes,
+            "worst_le_s": None if worst is None or worst == float("inf") else worst}
+
+
 def run_ingest_point(args, kind, n, work, media, perf):
     """One server at one stream count: fresh server, N publishers, then the CPU window, the keep-up check and
     the latency window (in that order, so the latency poll's own HTTP load stays out of the CPU figure)."""
@@ -585,7 +614,11 @@ def run_ingest_point(args, kind, n, work, media, perf):
                                        "--report", report_path], work)
     result = {"n": n}
     try:
+        # The warm-up is measured too: while the windows fill, every segment is fresh memory.
+        warm_cpu, warm_lag = CpuWindow(server.pids).start(), loop_lag(server)
         time.sleep(warmup)
+        result["warmup_cpu_pct"] = warm_cpu.stop()
+        result["warmup_loop_lag"] = lag_between(warm_lag, loop_lag(server))
         reader = PlaylistReader(server)
         before = produced(reader, keys)
         t_before = time.monotonic()

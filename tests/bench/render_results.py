@@ -149,6 +149,23 @@ def ingest_section(results, chart_name):
     rows = []
     for n in ns:
         a, b = lg.get(n) or {}, ng.get(n) or {}
+        lag = a.get("warmup_loop_lag") or {}
+        worst = lag.get("worst_le_s")
+        rows.append([n, fmt(a.get("warmup_cpu_pct")), fmt(b.get("warmup_cpu_pct")),
+                     ratio(a.get("warmup_cpu_pct"), b.get("warmup_cpu_pct")),
+                     fmt(lag.get("late_s"), 2), "–" if not lag else (f"≤ {worst:g}" if worst is not None else "> 5")])
+    if any("warmup_cpu_pct" in (lg.get(n) or {}) for n in ns):
+        s.append(f"\n### While the windows fill: the {param(ing, 'warmup_s')} s warm-up\n\n")
+        s.append("CPU (% of one core) from starting the publishers to the start of the window above: the segments of "
+                 "the first window and grace period are all fresh memory. livegate's loop lag comes from its "
+                 "`livegate_loop_lag_seconds` histogram (a timer due every 100 ms): the seconds it ran late in all, "
+                 "and the histogram bucket that bounds the worst single delay.\n\n")
+        s.append(table(["N", "livegate CPU", "nginx CPU", "ratio lg/nginx", "livegate loop late (s in all)",
+                        "livegate worst loop delay (s)"], rows))
+
+    rows = []
+    for n in ns:
+        a, b = lg.get(n) or {}, ng.get(n) or {}
         ga, gb = a.get("loadgen_cpu_pct"), b.get("loadgen_cpu_pct")
         rows.append([n, fmt(ga), fmt(a.get("loadgen_sys_pct")), fmt(gb), fmt(b.get("loadgen_sys_pct")),
                      ratio(ga, a.get("cpu_pct")), ratio(gb, b.get("cpu_pct")),
@@ -364,22 +381,22 @@ def before_after_section(results, before_path):
     rows = []
     for n in sorted(set(lb) & set(la)):
         b, a = lb[n], la[n]
-        rb = ratio(b.get("cpu_pct"), nb.get(n, {}).get("cpu_pct")) if n in nb else "–"
-        ra = ratio(a.get("cpu_pct"), na.get(n, {}).get("cpu_pct")) if n in na else "–"
-        rows.append([n, fmt(b.get("cpu_pct")), fmt(a.get("cpu_pct")), rb, ra,
+        rows.append([n, fmt(b.get("warmup_cpu_pct")), fmt(a.get("warmup_cpu_pct")), fmt(b.get("cpu_pct")),
+                     fmt(a.get("cpu_pct")), ratio(a.get("cpu_pct"), b.get("cpu_pct")),
                      "yes" if b.get("kept_up") else "**no**", "yes" if a.get("kept_up") else "**no**",
                      fmt(b.get("latency_p99_ms")), fmt(a.get("latency_p99_ms")),
                      fmt(b.get("rss_mib"), 0), fmt(a.get("rss_mib"), 0)])
     if not rows:
         return ""
-    label = before.get("ingest", {}).get("meta", {}).get("livegate", "?")
+    meta_b, meta_a = before.get("ingest", {}).get("meta", {}), results.get("ingest", {}).get("meta", {})
     return ("\n## Before and after: livegate ingest\n\n"
-            f"Before: livegate `{label}`, from `{os.path.basename(before_path)}` (its own run, with its own "
-            f"nginx-rtmp figures for the ratios, warm-up {param(before.get('ingest', {}), 'warmup_s')} s); after: "
-            f"this run (warm-up {param(results.get('ingest', {}), 'warmup_s')} s).\n\n"
-            + table(["N", "CPU % before", "CPU % after", "ratio to nginx before", "ratio to nginx after",
-                     "kept up before", "kept up after", "latency p99 ms before", "latency p99 ms after",
-                     "RSS MiB before", "RSS MiB after"], rows))
+            f"Before: livegate `{meta_b.get('livegate', '?')}`, measured {meta_b.get('date', '?')} "
+            f"(`{os.path.basename(before_path)}`); after: livegate `{meta_a.get('livegate', '?')}`, this run. "
+            f"Warm-up {param(before.get('ingest', {}), 'warmup_s')} s before, "
+            f"{param(results.get('ingest', {}), 'warmup_s')} s after.\n\n"
+            + table(["N", "warm-up CPU % before", "warm-up CPU % after", "CPU % before", "CPU % after",
+                     "after / before", "kept up before", "kept up after", "latency p99 ms before",
+                     "latency p99 ms after", "RSS MiB before", "RSS MiB after"], rows))
 
 
 def render(results, out_path, chart_path, before_path=None):
