@@ -66,12 +66,18 @@ class Proc:
             return None
 
     def stop(self, sig=signal.SIGTERM):
+        """Signals the process and waits for it; stop_s is how long it took to exit (None: it had to be killed,
+        or it was gone already)."""
+        self.stop_s = None
         if self.alive():
+            t0 = time.monotonic()
             self.proc.send_signal(sig)
             if self.wait(STOP_TIMEOUT_S) is None:
                 log(f"{self.name} ({self.pid}) did not stop on {sig.name}; killing it")
                 self.proc.kill()
                 self.proc.wait()
+            else:
+                self.stop_s = time.monotonic() - t0
         self.log.close()
         return self.proc.returncode
 
@@ -304,7 +310,7 @@ class Livegate:
 
 NGINX_RTMP_CONF = """load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 user root;
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 master_process on;
 pid {work}/nginx.pid;
@@ -352,7 +358,7 @@ class Nginx:
     name = "nginx"
     rtmp_app = "live"
 
-    def __init__(self, work, root=None):
+    def __init__(self, work, root=None, workers=1):
         self.work = os.path.join(work, f"nginx-{free_port()}")
         os.makedirs(os.path.join(self.work, "hls"))
         os.makedirs(os.path.join(self.work, "tmp"))
@@ -361,7 +367,7 @@ class Nginx:
         conf = os.path.join(self.work, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_RTMP_CONF.format(work=self.work, rtmp_port=self.rtmp_port, http_port=self.http_port,
-                                           root=root or self.work))
+                                           root=root or self.work, workers=workers))
         self.proc = Proc(os.path.basename(self.work),
                          ["nginx", "-p", self.work, "-c", conf, "-e", os.path.join(self.work, "error.log")], work)
         self.pid = self.proc.pid
@@ -659,7 +665,9 @@ def run_ingest_point(args, kind, n, work, media, perf):
     finally:
         gen.stop(signal.SIGTERM)
         alive = server.proc.alive()
-        server.stop()
+        # After the generator, as an operator's restart would follow the encoders: the exit is timed on its own.
+        result["exit_code"] = server.stop()
+        result["stop_s"] = server.proc.stop_s
     with open(report_path) as f:
         rep = json.load(f)
     result["loadgen_kept_real_time"] = rep["streams_kept_real_time"]
@@ -748,9 +756,13 @@ def part_ingest(args, work, media, results):
 
 
 def wrk(url, seconds, connections):
-    r = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                       capture_output=True, text=True, timeout=seconds + 30)
-    out = r.stdout
+    """One wrk run; its own CPU is measured too, since a client near 100 % of a core caps what it can show."""
+    p = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    client = CpuWindow(lambda: [p.pid]).start()
+    time.sleep(max(0.0, seconds - 0.5))  # wrk's own figures cover its whole run; this samples all but its exit
+    client_cpu = client.stop()
+    out = p.communicate(timeout=seconds + 30)[0]
 
     def num(pattern, unit_scale=None):
         m = re.search(pattern, out)
@@ -776,8 +788,25 @@ def wrk(url, seconds, connections):
         "p50_ms": num(r"\s50%\s+([\d.]+)(\w+)", lat),
         "p99_ms": num(r"\s99%\s+([\d.]+)(\w+)", lat),
         "errors": errors,
+        "wrk_cpu_pct": client_cpu,
         "raw": out.strip().splitlines()[-12:],
     }
+
+
+def median_run(runs):
+    """The figures of several wrk runs of one server and URL: the median of each, errors summed."""
+    out = {"rounds": len(runs), "runs": [{k: v for k, v in r.items() if k != "raw"} for r in runs]}
+    for key in ("requests_per_s", "mib_per_s", "p50_ms", "p99_ms", "wrk_cpu_pct", "server_cpu_pct"):
+        values = sorted(r[key] for r in runs if r.get(key) is not None)
+        out[key] = values[len(values) // 2] if values else None
+    out["errors"] = sum(r["errors"] for r in runs)
+    # Server CPU time per answered request (µs), each run on its own, then the median.
+    per = sorted(r["server_cpu_pct"] * 1e4 / r["requests_per_s"] for r in runs
+                 if r.get("requests_per_s") and r.get("server_cpu_pct") is not None)
+    out["server_us_per_request"] = per[len(per) // 2] if per else None
+    out["raw"] = runs[-1].get("raw")
+    out["path"] = runs[-1].get("path")
+    return out
 
 
 def newest_segment(port, playlist):
@@ -790,16 +819,17 @@ def newest_segment(port, playlist):
 
 def part_http(args, work, media, results):
     """wrk on one live playlist and one segment: livegate from memory, then nginx static on livegate's hls.dir
-    mirror (the same bytes), both while livegate ingests the same publishers."""
+    mirror (the same bytes), both while livegate ingests the same publishers. The servers take turns for
+    wrk_rounds rounds and each figure is the median: one run each swung by a third between runs here."""
     part = results.setdefault("http", {})
     part["meta"] = meta(args, "http")
     mirror = os.path.join(work, "lg-mirror")
     os.makedirs(mirror, exist_ok=True)
     lg = Livegate(args.livegate, work, hls_dir=mirror)
     n = args.http_streams
+    duration = args.warmup_s + 4 * args.wrk_rounds * (args.wrk_s + 3) + 20
     gen = Proc("loadgen-http", [args.loadgen, "--url", f"rtmp://127.0.0.1:{lg.rtmp_port}/live", "--flv", media,
-                                "--streams", str(n), "--key-prefix", "h",
-                                "--duration-s", str(args.warmup_s + 4 * (args.wrk_s + 3) + 20)], work)
+                                "--streams", str(n), "--key-prefix", "h", "--duration-s", str(duration)], work)
     ngx = None
     out = part.setdefault("results", {})
     try:
@@ -807,19 +837,25 @@ def part_http(args, work, media, results):
         playlist = "/live/h0/index.m3u8"
         targets = [("livegate", lg)]
         if "nginx" in args.servers:
-            ngx = Nginx(work, root=mirror)
+            # As nginx is run to serve files: a worker per core (livegate has as many HTTP loops by default).
+            ngx = Nginx(work, root=mirror, workers=os.cpu_count())
             targets.append(("nginx", ngx))
         targets = [(k, s) for k, s in targets if k in args.servers]
+        runs = {kind: {"playlist": [], "segment": []} for kind, _ in targets}
+        for rnd in range(args.wrk_rounds):
+            for kind, server in targets:
+                for what in ("playlist", "segment"):
+                    # The newest segment each time: it stays servable for the window and grace, not all rounds.
+                    path = playlist if what == "playlist" else newest_segment(lg.http_port, playlist)
+                    url = f"http://127.0.0.1:{server.http_port}{path}"
+                    cpu = CpuWindow(server.pids).start()
+                    log(f"http: round {rnd + 1}/{args.wrk_rounds} wrk {kind} {what} {url}")
+                    r = wrk(url, args.wrk_s, args.wrk_connections)
+                    r["server_cpu_pct"] = cpu.stop()
+                    r["path"] = path
+                    runs[kind][what].append(r)
         for kind, server in targets:
-            res = {}
-            for what in ("playlist", "segment"):
-                path = playlist if what == "playlist" else newest_segment(lg.http_port, playlist)
-                url = f"http://127.0.0.1:{server.http_port}{path}"
-                cpu = CpuWindow(server.pids).start()
-                log(f"http: wrk {kind} {what} {url}")
-                res[what] = wrk(url, args.wrk_s, args.wrk_connections)
-                res[what]["server_cpu_pct"] = cpu.stop()
-                res[what]["path"] = path
+            res = {what: median_run(runs[kind][what]) for what in ("playlist", "segment")}
             status, body = http_get(server.http_port, playlist)
             res["playlist_bytes"] = len(body)
             out[kind] = res
@@ -829,6 +865,7 @@ def part_http(args, work, media, results):
             ngx.stop()
         lg.stop()
     part["publishers"] = n
+    part["nginx_workers"] = os.cpu_count()
     save(args, results)
 
 
@@ -901,7 +938,7 @@ def meta(args, part):
         "machine": machine(),
         "livegate": args.livegate_label,
         "params": {k: getattr(args, k) for k in ("warmup_s", "window_s", "latency_s", "poll_ms", "sample", "tick_ms",
-                                                 "perf_s", "wrk_s", "wrk_connections", "players_s")},
+                                                 "perf_s", "wrk_s", "wrk_connections", "wrk_rounds", "players_s")},
     }
 
 
@@ -913,7 +950,7 @@ def save(args, results):
 
 def render(args, results):
     import render_results  # beside this file: Markdown and the chart from results.json
-    render_results.render(results, args.out, args.chart, args.before)
+    render_results.render(results, args.out, args.chart)
 
 
 def main():
@@ -922,9 +959,6 @@ def main():
                     help="CMake build configured with -DLIVEGATE_BENCH=ON (default: build-bench)")
     ap.add_argument("--livegate", help="livegate binary (default: BUILD/livegate)")
     ap.add_argument("--livegate-label", help="what livegate is, for the report (default: git describe)")
-    ap.add_argument("--before", default=os.path.join(HERE, "results-before.json"),
-                    help="an earlier results.json whose livegate ingest figures RESULTS.md compares with "
-                         "(default: results-before.json here, if it exists)")
     ap.add_argument("--loadgen", help="default: BUILD/tests/bench/loadgen")
     ap.add_argument("--players-bin", help="default: BUILD/tests/bench/players")
     ap.add_argument("--only", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
@@ -942,6 +976,7 @@ def main():
     ap.add_argument("--http-streams", type=int, default=20, help="publishers during the wrk runs")
     ap.add_argument("--wrk-s", type=int, default=10)
     ap.add_argument("--wrk-connections", type=int, default=50)
+    ap.add_argument("--wrk-rounds", type=int, default=3, help="wrk runs per server and URL, taking turns")
     ap.add_argument("--players", type=int, default=1000)
     ap.add_argument("--player-streams", type=int, default=20)
     ap.add_argument("--players-s", type=int, default=30, help="player run, 6 s warm-up included")

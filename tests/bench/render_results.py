@@ -113,19 +113,22 @@ def ingest_section(results, chart_name):
         for kind in ("livegate", "nginx"):
             r = (lg if kind == "livegate" else ng).get(n)
             if r is None:
-                row += ["–", "–", "–"]
+                row += ["–", "–", "–", "–"]
             elif "streams_on_schedule" not in r:
-                row += ["failed: " + r.get("error", "?")[:60].replace("|", "/"), "", ""]
+                row += ["failed: " + r.get("error", "?")[:60].replace("|", "/"), "", "", ""]
             else:
+                stop = "killed" if "stop_s" in r and r["stop_s"] is None else fmt(r.get("stop_s"), 2)
                 row += [f"{r['streams_on_schedule']}/{n}", f"{r['loadgen_kept_real_time']}/{n}",
-                        "yes" if r["kept_up"] else "**no**"]
+                        "yes" if r["kept_up"] else "**no**", stop]
         rows.append(row)
     s.append("### Keeping up with real time\n\n")
     s.append("On schedule: the stream's playlist listed at least (window / 2 s) − 1 new segments during the CPU "
              "window (checked on every stream). Generator: the publisher's send queue never held a frame back "
-             "more than 500 ms after the warm-up.\n\n")
-    s.append(table(["N", "livegate on schedule", "livegate generator real time", "livegate kept up",
-                    "nginx on schedule", "nginx generator real time", "nginx kept up"], rows))
+             "more than 500 ms after the warm-up. Exit: seconds from the stop signal (livegate SIGTERM, nginx "
+             "SIGQUIT, both graceful) to the process gone, sent after the generator stopped; killed: not gone "
+             "within 10 s.\n\n")
+    s.append(table(["N", "livegate on schedule", "livegate generator real time", "livegate kept up", "livegate exit s",
+                    "nginx on schedule", "nginx generator real time", "nginx kept up", "nginx exit s"], rows))
 
     rows = []
     for n in ns:
@@ -222,11 +225,15 @@ def http_section(results):
     res = part["results"]
     lg, ng = res.get("livegate", {}), res.get("nginx", {})
     s = ["\n## HTTP: wrk on a live playlist and a segment\n", meta_lines(part)]
+    workers = part.get("nginx_workers", 1)
     s.append(f"\n`wrk -t1 -c{param(part, 'wrk_connections')} -d{param(part, 'wrk_s')}s --latency`, while livegate "
              f"ingests {part.get('publishers')} publishers. "
-             "livegate serves from memory; nginx (one worker, `sendfile on`, access log off) serves the same files "
-             "from livegate's `hls.dir` mirror on disk, under the same paths. wrk shares the 2 cores with the "
-             "server.\n\n")
+             f"livegate serves from memory; nginx ({workers} worker{'s' if workers != 1 else ''}, `sendfile on`, "
+             "access log off) serves the same files from livegate's `hls.dir` mirror on disk, under the same paths. "
+             "wrk shares the 2 cores with the server. The servers take turns for "
+             f"{param(part, 'wrk_rounds', 1)} rounds; each figure is the median of its runs. Server CPU per request "
+             "is the server's CPU time over the run divided by the requests answered: what serving costs, "
+             "whichever side was the limit. wrk's own CPU shows when the client was that limit (near 100 %).\n\n")
     rows = []
     for what in ("playlist", "segment"):
         a, b = lg.get(what, {}), ng.get(what, {})
@@ -240,9 +247,18 @@ def http_section(results):
                      ratio(a.get("p99_ms"), b.get("p99_ms"))])
         rows.append([f"{what} errors", fmt(a.get("errors")), fmt(b.get("errors")), ""])
         rows.append([f"{what} server CPU %", fmt(a.get("server_cpu_pct")), fmt(b.get("server_cpu_pct")), ""])
+        rows.append([f"{what} server CPU per request (µs)", fmt(a.get("server_us_per_request")),
+                     fmt(b.get("server_us_per_request")),
+                     ratio(a.get("server_us_per_request"), b.get("server_us_per_request"))])
+        rows.append([f"{what} wrk CPU %", fmt(a.get("wrk_cpu_pct")), fmt(b.get("wrk_cpu_pct")), ""])
     s.append(table(["measure", "livegate", "nginx static", "ratio lg/nginx"], rows))
     s.append(f"\nPlaylist {lg.get('playlist_bytes', '?')} bytes; segment path `{lg.get('segment', {}).get('path')}`. "
              "livegate's CPU includes its ingest of the publishers.\n")
+    for what, key, unit in (("playlist", "requests_per_s", "requests/s"), ("segment", "mib_per_s", "MiB/s")):
+        each = [", ".join(fmt(r.get(key), 0) for r in res.get(kind, {}).get(what, {}).get("runs", []))
+                for kind in ("livegate", "nginx")]
+        if all(each):
+            s.append(f"\nEach {what} run in {unit}, in order: livegate {each[0]}; nginx {each[1]}.\n")
     return "".join(s)
 
 
@@ -315,18 +331,22 @@ def targets_section(results):
         if n is not None:
             r = lg[n]
             seg_mib = r["segment_bytes"] / 2**20
-            bound = r["idle_rss_mib"] + n * (6 * seg_mib + 1)
+            listed_bound = r["idle_rss_mib"] + n * (6 * seg_mib + 1)
             held = r.get("held_mib")
-            bound_held = r["idle_rss_mib"] + held + n if held is not None else None
             own = (r["rss_mib"] - r["idle_rss_mib"] - held) / n if held is not None else None
+            # The window a server holds is what it lists plus what it must keep servable after listing it
+            # (RFC 8216 6.2.2: the segment's own duration plus the playlist's), livegate's grace segments;
+            # nginx-rtmp keeps about as many fragment files. Beyond that media, the target allows 1 MiB a stream.
+            ng_n = max((k for k, x in ng.items() if x.get("kept_up") and x.get("held_mib")), default=None)
+            ng_note = (f"; nginx-rtmp kept {fmt(ng[ng_n]['held_mib'] / ng_n, 2)} MiB of fragment files per stream "
+                       f"at N={ng_n}") if ng_n else ""
             rows.append([f"RSS ≤ HLS window + 1 MiB per stream (N={n})",
-                         f"{fmt(r['rss_mib'], 0)} MiB vs {fmt(bound, 0)} MiB for the 6 listed segments of "
-                         f"{fmt(seg_mib, 2)} MiB (+ idle {fmt(r['idle_rss_mib'], 0)}); livegate also holds the 7 "
-                         f"grace segments RFC 8216 6.2.2 asks for, {fmt(held, 0)} MiB held in all, and above "
-                         f"them uses {fmt(own, 2)} MiB per stream of its own", verdict(r["rss_mib"] <= bound)
-                         + ("" if r["rss_mib"] <= bound or bound_held is None else
-                            " as written; met counting the grace segments" if r["rss_mib"] <= bound_held else
-                            " even counting the grace segments")])
+                         f"{fmt(r['rss_mib'], 0)} MiB = idle {fmt(r['idle_rss_mib'], 0)} + segments held "
+                         f"{fmt(held, 0)} ({fmt(held / n if held is not None else None, 2)} MiB per stream: 6 listed "
+                         f"+ 7 kept servable after leaving the playlist, RFC 8216 6.2.2{ng_note}) + "
+                         f"{fmt(own, 2)} MiB per stream of its own. Counting only the 6 listed segments as the "
+                         f"window, the bound would be {fmt(listed_bound, 0)} MiB",
+                         verdict(own <= 1 if own is not None else None) + " (window = listed + RFC grace)"])
     held = [n for n, r in lg.items() if r.get("kept_up")]
     top = max(held) if held else None
     rows.append(["500 publishers at ~3 Mbit/s without falling behind",
@@ -369,15 +389,15 @@ def machine_section(results):
             "servers measured in the same run, one after the other, with the same generator and media.\n")
 
 
-def before_after_section(results, before_path):
-    """livegate's ingest figures in this run beside those of an earlier run (results-before.json), each with
-    its ratio to the nginx-rtmp measured in its own run: machines and days differ, ratios travel better."""
-    if not before_path or not os.path.exists(before_path):
+def compare_section(results, other_path, title, names):
+    """livegate's ingest figures in this run beside those of another livegate run kept as JSON (an earlier
+    commit, or a different setting), point by point. names: what the other run and this one are called."""
+    if not other_path or not os.path.exists(other_path):
         return ""
-    with open(before_path) as f:
-        before = json.load(f)
-    lb, nb = runs_by_n(before, "livegate"), runs_by_n(before, "nginx")
-    la, na = runs_by_n(results, "livegate"), runs_by_n(results, "nginx")
+    with open(other_path) as f:
+        other = json.load(f)
+    lb, la = runs_by_n(other, "livegate"), runs_by_n(results, "livegate")
+    b_name, a_name = names
     rows = []
     for n in sorted(set(lb) & set(la)):
         b, a = lb[n], la[n]
@@ -388,18 +408,28 @@ def before_after_section(results, before_path):
                      fmt(b.get("rss_mib"), 0), fmt(a.get("rss_mib"), 0)])
     if not rows:
         return ""
-    meta_b, meta_a = before.get("ingest", {}).get("meta", {}), results.get("ingest", {}).get("meta", {})
-    return ("\n## Before and after: livegate ingest\n\n"
-            f"Before: livegate `{meta_b.get('livegate', '?')}`, measured {meta_b.get('date', '?')} "
-            f"(`{os.path.basename(before_path)}`); after: livegate `{meta_a.get('livegate', '?')}`, this run. "
-            f"Warm-up {param(before.get('ingest', {}), 'warmup_s')} s before, "
-            f"{param(results.get('ingest', {}), 'warmup_s')} s after.\n\n"
-            + table(["N", "warm-up CPU % before", "warm-up CPU % after", "CPU % before", "CPU % after",
-                     "after / before", "kept up before", "kept up after", "latency p99 ms before",
-                     "latency p99 ms after", "RSS MiB before", "RSS MiB after"], rows))
+    meta_b, meta_a = other.get("ingest", {}).get("meta", {}), results.get("ingest", {}).get("meta", {})
+    return (f"\n## {title}\n\n"
+            f"{b_name}: livegate `{meta_b.get('livegate', '?')}`, measured {meta_b.get('date', '?')}, load average "
+            f"before {meta_b.get('loadavg_before', '?')} (`{os.path.basename(other_path)}`, command "
+            f"`{meta_b.get('command', '?')}`); {a_name}: livegate `{meta_a.get('livegate', '?')}`, the ingest run "
+            f"above. Warm-up {param(other.get('ingest', {}), 'warmup_s')} s and "
+            f"{param(results.get('ingest', {}), 'warmup_s')} s.\n\n"
+            + table(["N", f"warm-up CPU % {b_name}", f"warm-up CPU % {a_name}", f"CPU % {b_name}",
+                     f"CPU % {a_name}", f"{a_name} / {b_name}", f"kept up {b_name}", f"kept up {a_name}",
+                     f"latency p99 ms {b_name}", f"latency p99 ms {a_name}", f"RSS MiB {b_name}",
+                     f"RSS MiB {a_name}"], rows))
 
 
-def render(results, out_path, chart_path, before_path=None):
+# Other livegate runs kept beside results.json, compared with its ingest run when present.
+COMPARISONS = [
+    ("results-before.json", "Before and after: livegate ingest", ("before", "after")),
+    ("results-4k-pages.json", "Huge pages: the same livegate with its heap on 4 KiB pages",
+     ("4 KiB pages", "huge pages")),
+]
+
+
+def render(results, out_path, chart_path):
     chart_name = os.path.basename(chart_path)
     parts = ["# livegate vs nginx-rtmp: benchmark results\n\n",
              "Generated by `tests/bench/bench.py` from `results.json` (see `tests/bench/README.md`); "
@@ -410,7 +440,8 @@ def render(results, out_path, chart_path, before_path=None):
              "nginx-rtmp with `hls on; hls_fragment 2s; hls_playlist_length 12s;` and one worker.\n\n",
              machine_section(results), "\n", ingest_section(results, chart_name), perf_section(results),
              http_section(results), players_section(results), targets_section(results),
-             before_after_section(results, before_path), "\n## Analysis\n\n",
+             *(compare_section(results, os.path.join(os.path.dirname(out_path), name), title, names)
+               for name, title, names in COMPARISONS), "\n## Analysis\n\n",
              kept_analysis(out_path), "\n"]
     with open(out_path, "w") as f:
         f.write("".join(parts))
