@@ -58,7 +58,8 @@ def ingest_section(results, chart_name):
         return ""
     s = ["## Ingest: N publishers of the same 3.15 Mbit/s stream\n", meta_lines(results["ingest"])]
     ing = results["ingest"]
-    s.append(f"\nEach point is a fresh server; the generator's publishers start spread over 2 s; after a "
+    s.append(f"\nEach point is a fresh server, the two servers taking turns at each N; the generator's publishers "
+             "start spread over 2 s; after a "
              f"{param(ing, 'warmup_s')} s warm-up the CPU (utime + stime from /proc, all of the server's processes: "
              f"livegate is one process, nginx counts its master, worker and cache manager) and RSS are taken over a "
              f"{param(ing, 'window_s')} s window; then the sampled playlists are polled for "
@@ -80,9 +81,18 @@ def ingest_section(results, chart_name):
             # A server that fell behind did less than N streams' work: its per-stream figure is not comparable.
             return fmt(c / n, 2) + ("" if r.get("kept_up") else " (behind)") if c is not None else "–"
 
-        rows.append([n, cell(a, "cpu_pct"), cell(b, "cpu_pct"), ratio(ca, cb), per(ca, a or {}), per(cb, b or {})])
+        def each(r):
+            return ", ".join(fmt(c) for c in (r or {}).get("cpu_pct_runs", [])) or "–"
+
+        rows.append([n, cell(a, "cpu_pct"), cell(b, "cpu_pct"), ratio(ca, cb), per(ca, a or {}), per(cb, b or {}),
+                     each(a), each(b)])
     s.append("### CPU (% of one core)\n\n")
-    s.append(table(["N", "livegate", "nginx-rtmp", "ratio lg/nginx", "livegate per stream", "nginx per stream"], rows))
+    if ing.get("repeat_ns"):
+        s.append(f"At N = {', '.join(str(x) for x in ing['repeat_ns'])} each server ran "
+                 f"{param(ing, 'repeat')} times, taking turns; the figure is the median run (its RSS, latency and "
+                 "other figures below are that run's), and every run's CPU is listed.\n\n")
+    s.append(table(["N", "livegate", "nginx-rtmp", "ratio lg/nginx", "livegate per stream", "nginx per stream",
+                    "livegate runs", "nginx runs"], rows))
     s.append(f"\n![CPU and RSS against N]({chart_name})\n\n")
 
     rows = []
