@@ -823,15 +823,13 @@ def wrk(url, seconds, connections):
 
 def median_run(runs):
     """The figures of several wrk runs of one server and URL: the median of each, errors summed."""
-    out = {"rounds": len(runs), "runs": [{k: v for k, v in r.items() if k != "raw"} for r in runs]}
+    out = {"runs": [{k: v for k, v in r.items() if k != "raw"} for r in runs]}
     for key in ("requests_per_s", "mib_per_s", "p50_ms", "p99_ms", "wrk_cpu_pct", "server_cpu_pct"):
-        values = sorted(r[key] for r in runs if r.get(key) is not None)
-        out[key] = values[len(values) // 2] if values else None
+        out[key] = percentile([r[key] for r in runs if r.get(key) is not None], 0.5)
     out["errors"] = sum(r["errors"] for r in runs)
     # Server CPU time per answered request (µs), each run on its own, then the median.
-    per = sorted(r["server_cpu_pct"] * 1e4 / r["requests_per_s"] for r in runs
-                 if r.get("requests_per_s") and r.get("server_cpu_pct") is not None)
-    out["server_us_per_request"] = per[len(per) // 2] if per else None
+    out["server_us_per_request"] = percentile([r["server_cpu_pct"] * 1e4 / r["requests_per_s"] for r in runs
+                                               if r.get("requests_per_s") and r.get("server_cpu_pct") is not None], 0.5)
     out["raw"] = runs[-1].get("raw")
     out["path"] = runs[-1].get("path")
     return out

@@ -127,7 +127,9 @@ def ingest_section(results, chart_name):
             elif "streams_on_schedule" not in r:
                 row += ["failed: " + r.get("error", "?")[:60].replace("|", "/"), "", "", ""]
             else:
-                stop = "killed" if "stop_s" in r and r["stop_s"] is None else fmt(r.get("stop_s"), 2)
+                # No exit time: killed after 10 s, or already gone when the stop signal was due.
+                stop = fmt(r.get("stop_s"), 2) if r.get("stop_s") is not None or "stop_s" not in r else (
+                    "killed" if r.get("server_survived") else "died earlier")
                 row += [f"{r['streams_on_schedule']}/{n}", f"{r['loadgen_kept_real_time']}/{n}",
                         "yes" if r["kept_up"] else "**no**", stop]
         rows.append(row)
