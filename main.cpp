@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/guard.h"
 #include "common/log.h"
 #include "common/loop_poster.h"
 #include "common/metrics.h"
@@ -57,14 +58,15 @@ std::unique_ptr<PublishAuthorizer> make_authorizer(const AuthConfig& auth, LoopP
 struct App {
   explicit App(const Config& c)
       : config(c),
-        registry(c.rtmp.max_streams),
+        registry(c.rtmp.max_streams, std::chrono::milliseconds(c.hls.reconnect_grace_ms), &loop),
         monitor(store, monitor_config(c.hls)),
         disk(c.hls.dir.empty() ? nullptr : std::make_unique<DiskWriter>(c.hls.dir, c.hls.disk_queue)),
         hls(c.hls, store, metrics, disk.get()),
         poster(&loop),
         authorizer(make_authorizer(c.auth, poster)),
         rtmp(&loop, c.rtmp, registry, authorizer.get(), metrics),
-        http(c.http, store, metrics),
+        http(c.http, store, metrics, HttpServer::Audience::viewers, c.api.token),
+        admin(admin_config(c.http), store, metrics, HttpServer::Audience::admin),
         loop_lag(metrics.histogram("livegate_loop_lag_seconds",
                                    "How late the event loop ran a timer due every 100 ms: time it was busy "
                                    "elsewhere, which every RTMP connection waits for.",
@@ -73,6 +75,11 @@ struct App {
   static uv_loop_t* init_loop(uv_loop_t* loop) {
     uv_loop_init(loop);
     return loop;
+  }
+  // The operators' listener: one loop is plenty for a few scrapers and dashboards.
+  static HttpConfig admin_config(HttpConfig c) {
+    c.threads = 1;
+    return c;
   }
 
   uv_loop_t loop_storage{};
@@ -88,8 +95,10 @@ struct App {
   std::unique_ptr<PublishAuthorizer> authorizer;  // null: publishing is open
   RtmpServer rtmp;
   HttpServer http;
+  HttpServer admin;
   UvHandle<uv_signal_t> sigint, sigterm;
   UvHandle<uv_timer_t> ticker;
+  UvHandle<uv_timer_t> drain;  // at shutdown: HTTP serves the ended playlists a little longer
   Histogram& loop_lag;
   UvHandle<uv_timer_t> lag_probe;
   uint64_t lag_probe_last_ns = 0;
@@ -110,16 +119,37 @@ struct App {
     store.set_stats({rtmp.connections(), registry.size(), hls.streams(), hls.bytes_held()});
   }
 
+  // The first signal stops ingest and every playlist gets EXT-X-ENDLIST; HTTP goes on for http.drain_ms
+  // so players fetch the last segments and see the end. A second signal ends the drain at once.
   void shutdown(const char* why) {
-    if (stopping) return;
+    if (stopping) {
+      log_info("main", std::string(why) + " again: stopping without waiting for the drain");
+      stop_serving();
+      return;
+    }
     stopping = true;
     log_info("main", std::string("shutting down: ") + why);
-    rtmp.stop();  // ends every publication: playlists get EXT-X-ENDLIST
+    registry.close();                      // no reconnect grace from here on
+    rtmp.stop();                           // ends every publication: playlists get EXT-X-ENDLIST
+    if (authorizer) authorizer->cancel();  // a blocked publish callback holds nothing up
     poster.close();
-    sigint.close();
-    sigterm.close();
     ticker.close();
     lag_probe.close();
+    if (config.http.drain_ms == 0) return stop_serving();
+    log_info("main", "serving HTTP for " + std::to_string(config.http.drain_ms) + " ms more (http.drain_ms)");
+    drain.init(uv_timer_init, &loop, this);
+    uv_timer_start(
+        drain.get(),
+        [](uv_timer_t* t) {
+          if (auto* a = owner_of<App>(t)) a->stop_serving();
+        },
+        config.http.drain_ms, 0);
+  }
+
+  void stop_serving() {
+    drain.close();
+    sigint.close();
+    sigterm.close();
   }
 };
 
@@ -131,13 +161,23 @@ void raise_fd_limit() {
   const rlim_t before = lim.rlim_cur;
   lim.rlim_cur = lim.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    log_debug("main", "open files limit raised from " + std::to_string(before) + " to " + std::to_string(lim.rlim_max));
+    log_debug("main", "open files limit raised from " + std::to_string(before) + " to " +
+                          std::to_string(lim.rlim_max));
   }
 }
+
+int serve(const Config& config);
 
 int run(const Config& config) {
   set_log_level(config.log_level);
   set_log_format(config.log_format);
+  start_log_writer(STDERR_FILENO, config.log_queue_lines);
+  const int rc = serve(config);
+  stop_log_writer();
+  return rc;
+}
+
+int serve(const Config& config) {
   raise_fd_limit();
   App app(config);
   app.registry.subscribe(&app.monitor);
@@ -147,15 +187,22 @@ int run(const Config& config) {
     log_error("main", s.error());
     return 1;
   }
-  if (Status s = app.http.start(config.bind, config.http_port); !s) {
-    log_error("main", s.error());
-    app.shutdown("start-up failed");
+  Status http_started = app.http.start(config.bind, config.http_port);
+  if (http_started && config.api.port != 0) http_started = app.admin.start(config.api.bind, config.api.port);
+  if (!http_started) {
+    log_error("main", http_started.error());
+    app.stopping = true;
+    app.registry.close();
+    app.rtmp.stop();
+    app.poster.close();
     uv_run(&app.loop, UV_RUN_DEFAULT);
     return 1;
   }
 
   auto on_signal = [](uv_signal_t* h, int signum) {
-    if (auto* a = owner_of<App>(h)) a->shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM");
+    if (auto* a = owner_of<App>(h)) {
+      guard_callback("shutdown", [&] { a->shutdown(signum == SIGINT ? "SIGINT" : "SIGTERM"); });
+    }
   };
   app.sigint.init(uv_signal_init, &app.loop, &app);
   app.sigterm.init(uv_signal_init, &app.loop, &app);
@@ -165,7 +212,7 @@ int run(const Config& config) {
   uv_timer_start(
       app.ticker.get(),
       [](uv_timer_t* t) {
-        if (auto* a = owner_of<App>(t)) a->tick();
+        if (auto* a = owner_of<App>(t)) guard_callback("tick", [&] { a->tick(); });
       },
       kTickMs, kTickMs);
   app.lag_probe.init(uv_timer_init, &app.loop, &app);
@@ -179,10 +226,14 @@ int run(const Config& config) {
   const std::string host = config.bind == "0.0.0.0" || config.bind == "::" ? "127.0.0.1" : config.bind;
   log_info("main", std::string("livegate ") + LIVEGATE_VERSION + " ready: publish to rtmp://" + host + ":" +
                        std::to_string(app.rtmp.port()) + "/" + config.rtmp.apps.front() +
-                       "/KEY, watch http://" + host + ":" + std::to_string(app.http.port()) + "/");
+                       "/KEY, watch http://" + host + ":" + std::to_string(app.http.port()) + "/" +
+                       (config.api.port != 0 ? ", operators http://" + config.api.bind + ":" +
+                                                   std::to_string(app.admin.port()) + "/operator.html"
+                                             : std::string()));
 
   uv_run(&app.loop, UV_RUN_DEFAULT);
   app.http.stop();
+  app.admin.stop();
   // Closing callbacks of handles closed during shutdown run here.
   uv_run(&app.loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&app.loop) != 0) log_warn("main", "loop closed with handles still open");

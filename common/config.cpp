@@ -1,6 +1,10 @@
-// Config parsing: a table of keys with their validation, shared by the JSON file, the environment and the flags.
+// Config parsing: a table of keys with their validation, shared by the JSON file, the environment and the
+// flags.
 #include "common/config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -10,8 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
-
-#include <unistd.h>
 
 namespace livegate {
 namespace {
@@ -90,6 +92,7 @@ Setters make_setters(Config& c) {
     }
     return {};
   };
+  add_uint(s, "log_queue_lines", c.log_queue_lines, 16, 10000000);
   RtmpConfig& r = c.rtmp;
   add_uint(s, "rtmp.max_connections", r.max_connections, 1, 1000000);
   add_uint(s, "rtmp.max_connections_per_ip", r.max_connections_per_ip, 1, 1000000);
@@ -105,6 +108,7 @@ Setters make_setters(Config& c) {
   add_uint(s, "rtmp.max_streams", r.max_streams, 1, 100000);
   add_uint(s, "rtmp.out_chunk_size", r.out_chunk_size, 128, 0xFFFFFF);
   add_uint(s, "rtmp.window_ack_size", r.window_ack_size, 4096, u32max);
+  add_uint(s, "rtmp.timestamp_wrap_tolerance_ms", r.timestamp_wrap_tolerance_ms, 0, 600000);
   s["rtmp.apps"] = [&r](const json& v) -> Status {
     if (!v.is_array() || v.empty()) return Error{"config: rtmp.apps must be a non-empty array of names"};
     std::vector<std::string> apps;
@@ -126,9 +130,17 @@ Setters make_setters(Config& c) {
   add_uint(s, "hls.max_jump_ms", h.max_jump_ms, 1000, 3600000);
   add_uint(s, "hls.disk_queue", h.disk_queue, 16, 1000000);
   add_path(s, "hls.dir", h.dir);
+  add_uint(s, "hls.max_segment_duration_s", h.max_segment_duration_s, 1, 600);
+  add_uint(s, "hls.max_segment_bytes", h.max_segment_bytes, 1 << 20, 1u << 31);
+  add_uint(s, "hls.video_stall_ms", h.video_stall_ms, 500, 600000);
+  add_uint(s, "hls.max_ended_streams", h.max_ended_streams, 0, 1000000);
+  add_uint(s, "hls.max_ended_bytes", h.max_ended_bytes, 0, u32max);
+  add_uint(s, "hls.reconnect_grace_ms", h.reconnect_grace_ms, 0, 3600000);
   HttpConfig& t = c.http;
   add_uint(s, "http.threads", t.threads, 1, 64);
   add_uint(s, "http.max_connections", t.max_connections, 1, 1000000);
+  add_uint(s, "http.max_connections_per_ip", t.max_connections_per_ip, 1, 1000000);
+  add_uint(s, "http.drain_ms", t.drain_ms, 0, 60000);
   add_uint(s, "http.backlog", t.backlog, 1, 65535);
   add_uint(s, "http.keep_alive_timeout_s", t.keep_alive_timeout_s, 1, 3600);
   add_uint(s, "http.keep_alive_max_requests", t.keep_alive_max_requests, 1, 1000000);
@@ -137,6 +149,25 @@ Setters make_setters(Config& c) {
   add_uint(s, "http.max_uri_bytes", t.max_uri_bytes, 64, 8192);
   add_uint(s, "http.max_header_bytes", t.max_header_bytes, 256, 65536);
   add_path(s, "http.www_dir", t.www_dir);
+  ApiConfig& api = c.api;
+  s["api.bind"] = [&api](const json& v) -> Status {
+    if (!v.is_string() || v.get<std::string>().empty())
+      return Error{"config: api.bind must be an address string"};
+    api.bind = v.get<std::string>();
+    return {};
+  };
+  add_uint(s, "api.port", api.port, 0, 65535);
+  s["api.token"] = [&api](const json& v) -> Status {
+    if (!v.is_string()) return Error{"config: api.token must be a string"};
+    const std::string t = v.get<std::string>();
+    // The token travels in an HTTP header: printable ASCII without spaces, and long enough to guess.
+    const bool printable = std::all_of(t.begin(), t.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+    if (!t.empty() && (t.size() < 16 || !printable)) {
+      return Error{"config: api.token must be at least 16 printable characters without spaces"};
+    }
+    api.token = t;
+    return {};
+  };
   AuthConfig& a = c.auth;
   s["auth.keys"] = [&a](const json& v) -> Status {
     if (!v.is_array()) return Error{"config: auth.keys must be an array of stream keys"};
@@ -185,6 +216,9 @@ Status check_consistency(const Config& config) {
   if (!config.auth.keys.empty() && !config.auth.on_publish.empty()) {
     return Error{"config: set auth.keys or auth.on_publish, not both"};
   }
+  if (config.hls.max_segment_duration_s < config.hls.target_duration_s) {
+    return Error{"config: hls.max_segment_duration_s must not be below hls.target_duration_s"};
+  }
   return {};
 }
 
@@ -198,8 +232,7 @@ std::string_view trim(std::string_view s) {
 // "12ab" is refused rather than read as 12; a list is split at commas ("" is the empty list).
 Result<json> text_to_json(const std::string& text, TextForm form) {
   switch (form) {
-    case TextForm::string:
-      return json(text);
+    case TextForm::string: return json(text);
     case TextForm::number: {
       const std::string_view t = trim(text);
       uint64_t n = 0;
@@ -269,7 +302,8 @@ Status apply_environment(const Environment& env, Config& config) {
     const auto it = env.find(name);
     if (it == env.end()) continue;
     const auto form = setters.forms.find(key);
-    Result<json> value = text_to_json(it->second, form == setters.forms.end() ? TextForm::string : form->second);
+    Result<json> value =
+        text_to_json(it->second, form == setters.forms.end() ? TextForm::string : form->second);
     if (!value) return Error{"environment " + name + ": " + value.error()};
     if (Status s = set(*value); !s) return Error{"environment " + name + ": " + s.error()};
   }

@@ -1,4 +1,5 @@
-// Configuration: built-in defaults, overridden by a JSON file, then LIVEGATE_* environment variables, then flags.
+// Configuration: built-in defaults, overridden by a JSON file, then LIVEGATE_* environment variables, then
+// flags.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct RtmpConfig {
   uint32_t max_streams = 256;             // streams published at once
   uint32_t out_chunk_size = 4096;         // the chunk size we announce and send with
   uint32_t window_ack_size = 2500000;     // the acknowledgement window we ask of the peer
+  uint32_t timestamp_wrap_tolerance_ms = 10000;  // a step back by 2^31 ms less at most this is a clock wrap
   std::vector<std::string> apps{"live"};  // application names accepted in connect
 };
 
@@ -40,20 +42,36 @@ struct HlsConfig {
   uint32_t max_jump_ms =
       10000;                   // a timestamp step larger than this (or back more than 1 s) is a discontinuity
   std::string dir;             // also write playlists and segments under this folder ("" = memory only)
-  uint32_t disk_queue = 1024;  // file jobs waiting for the disk; more are dropped and logged
+  uint32_t disk_queue = 1024;  // file writes waiting for the disk; more are dropped and logged
+  uint32_t max_segment_duration_s = 10;   // keyframes further apart are cut between; caps TARGETDURATION
+  uint32_t max_segment_bytes = 32 << 20;  // a segment is cut once it holds this much
+  uint32_t video_stall_ms = 4000;         // video silent this long while audio goes on: audio-only segments
+  uint32_t max_ended_streams = 256;       // ended streams held for retention_s; the oldest go first
+  uint32_t max_ended_bytes = 512 << 20;   // segment bytes all ended streams may hold
+  uint32_t reconnect_grace_ms = 10000;    // a publisher gone this long ends the playlist; 0: at once
 };
 
 struct HttpConfig {
-  uint32_t threads = 2;               // event loops serving HTTP, each on its own thread
-  uint32_t max_connections = 20000;   // open HTTP connections; more are closed at accept
-  uint32_t backlog = 1024;            // pending connections the kernel queues for us
-  uint32_t keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
+  uint32_t threads = 2;                    // event loops serving HTTP, each on its own thread
+  uint32_t max_connections = 20000;        // open HTTP connections; more are closed at accept
+  uint32_t max_connections_per_ip = 1000;  // open HTTP connections from one address
+  uint32_t backlog = 1024;                 // pending connections the kernel queues for us
+  uint32_t keep_alive_timeout_s = 5;       // an idle keep-alive connection is closed after this
   uint32_t keep_alive_max_requests = 1000;
   uint32_t read_timeout_s = 5;       // a client that sends its request slower than this is cut off
   uint32_t write_timeout_s = 5;      // a client that reads slower than this is cut off
   uint32_t max_uri_bytes = 2048;     // longer request targets get 414
   uint32_t max_header_bytes = 8192;  // larger request headers in total get 431
   std::string www_dir;               // the player page's folder; "" finds it beside the binary
+  uint32_t drain_ms = 3000;  // at shutdown, playlists end and HTTP serves on this long for the last segments
+};
+
+// The operators' side: publisher addresses and /metrics are served on the admin listener, or on the
+// public one to a request bearing the token.
+struct ApiConfig {
+  std::string bind = "127.0.0.1";  // the admin listener's address
+  uint16_t port = 8081;            // 0: no admin listener
+  std::string token;               // "Authorization: Bearer TOKEN" on the public listener; "" = none
 };
 
 // Who may publish. No keys and no callback: anyone who reaches the RTMP port (logged at start).
@@ -71,9 +89,11 @@ struct Config {
   uint16_t http_port = 8080;
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::text;  // "json": one JSON object per line, for log collectors
+  uint32_t log_queue_lines = 10000;        // lines waiting for stderr; more are dropped and counted
   RtmpConfig rtmp;
   HlsConfig hls;
   HttpConfig http;
+  ApiConfig api;
   AuthConfig auth;
 };
 

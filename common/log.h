@@ -1,7 +1,10 @@
 // One line per event to stderr: time, level, the subject it concerns (a connection, a stream), the message;
-// as text or as a JSON object per line.
+// as text or as a JSON object per line. Client bytes in a line are escaped, so a line is always one event.
+// Once the writer thread runs, logging never blocks: lines wait in a bounded queue, and past it they are
+// dropped and counted, so a stderr that stops draining (a full pipe) cannot stall an event loop.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,7 +25,16 @@ void set_log_level(LogLevel level) noexcept;
 bool log_enabled(LogLevel level) noexcept;
 void set_log_format(LogFormat format) noexcept;
 
+// Starts the thread that writes log lines to `fd` (stderr in the server), with at most `max_queued` lines
+// waiting. Before it starts, and after stop_log_writer(), lines are written at once by the caller.
+void start_log_writer(int fd, size_t max_queued);
+// Writes what is queued, waiting up to `timeout_ms` for a blocked `fd`, then stops the thread.
+void stop_log_writer(int timeout_ms = 1000) noexcept;
+// Lines dropped because the queue was full, since the process started.
+uint64_t log_lines_dropped() noexcept;
+
 // One event as the line written for it (with its final newline), in `format`. `unix_ms` is the time.
+// Text lines escape control characters and invalid UTF-8 in subject and message (see escape_for_log).
 std::string format_log_line(LogFormat format, int64_t unix_ms, LogLevel level, std::string_view subject,
                             std::string_view message);
 

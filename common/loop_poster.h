@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/guard.h"
 #include "common/uv_handle.h"
 
 namespace livegate {
@@ -41,7 +42,7 @@ class LoopPoster {
       std::lock_guard lock(mu_);
       batch.swap(queue_);
     }
-    for (auto& fn : batch) fn();
+    for (auto& fn : batch) guard_callback("posted work", fn);
   }
 
   std::mutex mu_;

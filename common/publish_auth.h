@@ -27,6 +27,8 @@ class PublishAuthorizer {
   virtual void authorize(const PublishRequest& request, Decision done) = 0;
   // The publish that `request` allowed has ended.
   virtual void publish_done(const PublishRequest&) {}
+  // Shutdown: decisions still pending will never be needed; stop waiting for them without blocking.
+  virtual void cancel() {}
 };
 
 class StaticKeyAuthorizer final : public PublishAuthorizer {

@@ -1,6 +1,7 @@
 // The events of a published stream, as ingest emits them and segmenter/observers consume them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -56,6 +57,11 @@ struct PublishInfo {
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 // Callbacks run on the loop thread that owns the publisher; they must not block.
+//
+// A stream's life: on_publish, its media, then either on_unpublish (the stream ends) or on_interrupt (the
+// publisher went away; the stream waits for one to come back within `grace`). After on_interrupt comes
+// either on_publish (a publisher continues the same stream: same playlist, with a discontinuity) or
+// on_unpublish.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
@@ -64,6 +70,7 @@ class StreamSink {
   virtual void on_video_config(const StreamName& name, const VideoConfig& config) = 0;
   virtual void on_audio_config(const StreamName& name, const AudioConfig& config) = 0;
   virtual void on_access_unit(const StreamName& name, const AccessUnit& unit) = 0;
+  virtual void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) = 0;
   virtual void on_unpublish(const StreamName& name) = 0;
 };
 

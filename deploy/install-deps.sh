@@ -12,6 +12,7 @@ test_pkgs=(ffmpeg curl python3 python3-prometheus-client
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   chromium chromium-driver nginx
   clang libclang-rt-14-dev
+  prometheus  # promtool, which lints /metrics
   debootstrap python3-yaml systemd)  # the image test: a Debian root, the YAML files, the unit
 
 pkgs=("${build_pkgs[@]}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The second command: installs what the tests need on Debian 12, builds livegate and runs every test:
-# unit, integration (ffmpeg and GStreamer publishing to a real livegate), the browser player, then the
-# same suite again built with clang under AddressSanitizer and UndefinedBehaviorSanitizer, and the
-# fuzzers for a bounded time. Extra arguments go to both ctest runs (e.g. -L unit).
+# unit, integration (ffmpeg and GStreamer publishing to a real livegate), the browser player; then,
+# built with clang under AddressSanitizer and UndefinedBehaviorSanitizer, the unit tests, the hostile
+# and fault cases, and the fuzzers for a bounded time. Extra arguments go to every ctest run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/install-deps.sh" test
@@ -21,5 +21,8 @@ image_rc=0
 wait "$image_pid" || image_rc=$?
 cat "$here/../build/image-tests.log"
 
-(cd "$here/../build-asan" && ctest --output-on-failure --timeout 900 -LE image "$@")
+# Under the sanitizers: the unit tests, the hostile and fault cases against a real process (label
+# `sanitize`, see tests/CMakeLists.txt), then the fuzzers two at a time (each is one busy thread).
+(cd "$here/../build-asan" && ctest --output-on-failure --timeout 900 -L '^(unit|sanitize)$' "$@")
+(cd "$here/../build-asan" && ctest --output-on-failure --timeout 900 -L '^fuzz$' -j 2 "$@")
 exit "$image_rc"

@@ -1,8 +1,10 @@
 // One stream's snapshot as the JSON object served by /api/streams.
 #include "http/api_json.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "common/clock.h"
 #include "segmenter/stream_monitor.h"
 
 namespace livegate {
@@ -41,7 +43,10 @@ nlohmann::json health_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
   j["timestamp_jumps"] = hls ? hls->timestamp_jumps : 0;
   j["timestamp_wraps"] = f.timestamp_wraps;
   j["dts_backwards"] = s.video_stats.dts_backwards + s.audio_stats.dts_backwards;
-  j["long_segments"] = hls ? hls->long_segments_gop + hls->long_segments_gap : 0;
+  j["long_segments"] = hls ? hls->long_segments_gop : 0;
+  j["split_segments"] = hls ? hls->segments_without_keyframe : 0;
+  j["media_pauses"] = hls ? hls->pauses : 0;
+  j["video_stalled"] = hls ? hls->video_stalled : false;
   j["dropped_frames"] = f.dropped_frames;
   j["late_frames"] = f.late_frames;
   j["reconnects"] = f.reconnects;
@@ -61,16 +66,21 @@ nlohmann::json history_json(const StreamSnapshot& s) {
 
 }  // namespace
 
-nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls) {
+nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls, bool with_address) {
   nlohmann::json j;
   j["app"] = s.name.app;
   j["key"] = s.name.key;
-  j["state"] = s.live ? "live" : "ended";
-  j["publisher"] = {{"address", s.publisher.peer},
-                    {"encoder", s.publisher.encoder},
-                    {"session_id", s.publisher.session_id}};
+  const bool reconnecting = !s.live && s.reconnect_deadline_unix_ms != 0;
+  j["state"] = s.live ? "live" : reconnecting ? "reconnecting" : "ended";
+  if (reconnecting) {
+    // Seconds left of hls.reconnect_grace_ms, to a tenth.
+    const int64_t left_ms = std::max<int64_t>(s.reconnect_deadline_unix_ms - unix_ms_now(), 0);
+    j["reconnect_in_s"] = std::round(double(left_ms) / 100) / 10;
+  }
+  j["publisher"] = {{"encoder", s.publisher.encoder}, {"session_id", s.publisher.session_id}};
+  if (with_address) j["publisher"]["address"] = s.publisher.peer;
   j["start_time_ms"] = s.publisher.start_unix_ms;
-  if (!s.live) j["end_time_ms"] = s.end_unix_ms;
+  if (!s.live && !reconnecting) j["end_time_ms"] = s.end_unix_ms;
   j["playlist"] = "/" + s.name.path() + "/index.m3u8";
   if (s.video) {
     j["video"] = {{"codec", to_string(s.video->codec)},

@@ -186,7 +186,13 @@ void HttpRequestParser::parse_head() {
     r.headers.emplace_back(lower(field.substr(0, colon)), std::string(value));
   }
 
+  auto count = [&r](std::string_view name) {
+    return std::count_if(r.headers.begin(), r.headers.end(), [name](const auto& h) { return h.first == name; });
+  };
   if (r.minor_version == 1 && !r.header("host")) return refuse(400, "HTTP/1.1 request without Host");
+  // Two of either could be read differently by a proxy in front of us (RFC 9112 3.2, 6.3): refused.
+  if (count("host") > 1) return refuse(400, "more than one Host header");
+  if (count("content-length") > 1) return refuse(400, "more than one Content-Length header");
   // No route takes a body, so a request announcing one is refused before any of it is read.
   if (r.header("transfer-encoding")) return refuse(413, "request bodies are not accepted");
   if (const std::string* cl = r.header("content-length")) {

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/connection_limiter.h"
 #include "common/metrics.h"
 #include "common/result.h"
+#include "http/http_connection.h"
 #include "http/router.h"
 #include "http/static_files.h"
 #include "segmenter/stream_store.h"
@@ -20,7 +22,12 @@ namespace livegate {
 
 class HttpServer {
  public:
-  HttpServer(const HttpConfig& config, const StreamStore& store, Metrics& metrics);
+  // Who the listener serves. `admin`: operators (publisher addresses, /metrics), on an address only
+  // they reach; `viewers`: everyone, and operators only with `api_token` ("" = never).
+  enum class Audience { viewers, admin };
+
+  HttpServer(const HttpConfig& config, const StreamStore& store, Metrics& metrics,
+             Audience audience = Audience::viewers, std::string api_token = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -35,13 +42,17 @@ class HttpServer {
 
  private:
   friend class Worker;
+  Caller caller(const HttpRequest& request) const;
 
-  const HttpConfig& config_;
+  const HttpConfig config_;
+  const HttpConnectionConfig connection_config_;
   Metrics& metrics_;
+  const Audience audience_;
+  const std::string api_token_;
   StaticFiles files_;
   Router router_;
+  ConnectionLimiter limiter_;  // across all loops: http.max_connections, http.max_connections_per_ip
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::atomic<uint32_t> connections_{0};  // across all loops, for http.max_connections
   uint16_t port_ = 0;
 };
 

@@ -24,10 +24,13 @@ bool valid_segment_uri(std::string_view s) {
   if (s.size() < 6 || s.substr(s.size() - 3) != ".ts") return false;
   s.remove_suffix(3);
   const size_t dash = s.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash > 64 || s.size() - dash - 1 > 20 || dash + 1 == s.size())
+  if (dash == std::string_view::npos || dash == 0 || dash > 64 || s.size() - dash - 1 > 20 ||
+      dash + 1 == s.size())
     return false;
-  return std::all_of(s.begin(), s.begin() + dash, [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }) &&
-         std::all_of(s.begin() + dash + 1, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return std::all_of(s.begin(), s.begin() + dash,
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }) &&
+         std::all_of(s.begin() + dash + 1, s.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
 // The path's parts between slashes; at most 5, more is no route of ours.
@@ -50,7 +53,9 @@ HttpResponse json_response(int status, const nlohmann::json& body, const char* r
   r.route = route;
   r.content_type = "application/json";
   r.cache_control = "no-cache";
-  r.set_text(body.dump(2) + "\n");
+  // Strings from clients are valid UTF-8 by the time they are stored; `replace` makes sure a dump can
+  // never throw (and answer 500 for every caller) whatever slips through.
+  r.set_text(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return r;
 }
 
@@ -72,7 +77,7 @@ HttpResponse text_response(int status, std::string text, const char* route) {
   return r;
 }
 
-HttpResponse Router::handle(const HttpRequest& req) const {
+HttpResponse Router::handle(const HttpRequest& req, Caller caller) const {
   if (req.method == "OPTIONS") {  // CORS preflight: players on other origins fetch HLS and the API
     HttpResponse r;
     r.status = 204;
@@ -88,10 +93,10 @@ HttpResponse Router::handle(const HttpRequest& req) const {
     r.headers = {{"Allow", "GET, HEAD, OPTIONS"}};
     return r;
   }
-  return get(req);
+  return get(req, caller);
 }
 
-HttpResponse Router::get(const HttpRequest& req) const {
+HttpResponse Router::get(const HttpRequest& req, Caller caller) const {
   const std::vector<std::string_view> parts = split_path(req.path);
 
   if (parts.size() == 3 && valid_name(parts[0]) && valid_name(parts[1])) {
@@ -127,14 +132,14 @@ HttpResponse Router::get(const HttpRequest& req) const {
     if (parts.size() == 2 && parts[1] == "streams") {
       nlohmann::json list = nlohmann::json::array();
       for (const auto& snap : store_.list())
-        list.push_back(stream_json(*snap, store_.get_hls(snap->name.path()).get()));
+        list.push_back(stream_json(*snap, store_.get_hls(snap->name.path()).get(), caller.is_operator));
       return json_response(200, {{"streams", std::move(list)}}, "api");
     }
     if (parts.size() == 4 && parts[1] == "streams" && valid_name(parts[2]) && valid_name(parts[3])) {
       const std::string path = std::string(parts[2]) + "/" + std::string(parts[3]);
       const auto snap = store_.get(path);
       if (!snap) return json_response(404, {{"error", "no such stream"}}, "api");
-      return json_response(200, stream_json(*snap, store_.get_hls(path).get()), "api");
+      return json_response(200, stream_json(*snap, store_.get_hls(path).get(), caller.is_operator), "api");
     }
   }
   if (req.path == "/healthz") {
@@ -143,6 +148,14 @@ HttpResponse Router::get(const HttpRequest& req) const {
     return r;
   }
   if (req.path == "/metrics") {
+    if (!caller.is_operator) {
+      if (caller.token_accepted) {
+        HttpResponse r = text_response(401, "metrics need Authorization: Bearer <api.token>", "metrics");
+        r.headers = {{"WWW-Authenticate", "Bearer realm=\"livegate\""}};
+        return r;
+      }
+      return text_response(403, "metrics are served on the admin listener (api.bind, api.port)", "metrics");
+    }
     HttpResponse r;
     r.route = "metrics";
     r.content_type = "text/plain; version=0.0.4";

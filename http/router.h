@@ -33,16 +33,23 @@ struct HttpResponse {
 // A short text response with the given status, for errors and refusals.
 HttpResponse text_response(int status, std::string text, const char* route = "none");
 
+// Who is asking, as the server judged it before routing.
+struct Caller {
+  bool is_operator = false;     // on the admin listener, or with the right api.token
+  bool token_accepted = false;  // the listener takes api.token (a 401 then tells how to get in)
+};
+
 class Router {
  public:
   Router(const StreamStore& store, const StaticFiles& files, const Metrics& metrics)
       : store_(store), files_(files), metrics_(metrics) {}
 
   // Never throws for a client's input; the body of a HEAD answer is left for the caller to drop.
-  HttpResponse handle(const HttpRequest& req) const;
+  // Viewers get the public view of the API (no publisher addresses) and no /metrics.
+  HttpResponse handle(const HttpRequest& req, Caller caller = {}) const;
 
  private:
-  HttpResponse get(const HttpRequest& req) const;
+  HttpResponse get(const HttpRequest& req, Caller caller) const;
 
   const StreamStore& store_;
   const StaticFiles& files_;

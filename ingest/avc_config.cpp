@@ -275,19 +275,4 @@ Result<VideoConfig> parse_avcc(Bytes avcc) {
   return config;
 }
 
-std::vector<uint8_t> avcc_to_annexb_parameter_sets(const VideoConfig& config) {
-  // Four-byte start codes: H.264 B.1.2 wants the zero_byte before SPS and PPS anyway.
-  static constexpr uint8_t kStartCode[] = {0, 0, 0, 1};
-  std::vector<uint8_t> out;
-  auto append = [&](const std::vector<std::vector<uint8_t>>& sets) {
-    for (const auto& nal : sets) {
-      out.insert(out.end(), std::begin(kStartCode), std::end(kStartCode));
-      out.insert(out.end(), nal.begin(), nal.end());
-    }
-  };
-  append(config.sps);
-  append(config.pps);
-  return out;
-}
-
 }  // namespace livegate

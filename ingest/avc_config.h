@@ -29,9 +29,6 @@ Result<SpsInfo> parse_sps(Bytes sps_nal);
 // nal_length_size must be 1, 2 or 4.
 Result<VideoConfig> parse_avcc(Bytes avcc);
 
-// The parameter sets as an Annex B prefix for a keyframe: 00 00 00 01 SPS ... 00 00 00 01 PPS ...
-std::vector<uint8_t> avcc_to_annexb_parameter_sets(const VideoConfig& config);
-
 // NAL unit payload to RBSP (H.264 7.4.1): drops each emulation_prevention_three_byte, the 03 in 00 00 03.
 std::vector<uint8_t> nal_to_rbsp(Bytes nal_payload);
 

@@ -23,6 +23,16 @@ void MediaDemuxer::drop(const std::string& why) {
   }
 }
 
+MsTime MediaDemuxer::extend(TimestampExtender& clock, RtmpMs ts, const char* track) {
+  const uint64_t wraps = clock.wraps();
+  const MsTime t = clock.extend(ts);
+  if (clock.wraps() != wraps) {
+    log_info(name_.path(), std::string(track) + " timestamps wrapped around (at " + std::to_string(ts) +
+                               " ms on the wire): the timeline continues");
+  }
+  return t;
+}
+
 Status MediaDemuxer::on_video(RtmpMs ts, Bytes payload) {
   Result<VideoTag> tag = parse_video_tag(payload);
   if (!tag) return wrap("video tag", tag.error());
@@ -50,7 +60,7 @@ Status MediaDemuxer::on_video(RtmpMs ts, Bytes payload) {
         drop(s.error());
         return {};
       }
-      const MsTime dts = video_clock_.extend(ts);
+      const MsTime dts = extend(video_clock_, ts, "video");
       AccessUnit unit;
       unit.track = Track::video;
       unit.dts = ms_to_90k(dts);
@@ -116,7 +126,7 @@ Status MediaDemuxer::on_audio(RtmpMs ts, Bytes payload) {
   if (tag->data.empty()) return {};
   AccessUnit unit;
   unit.track = Track::audio;
-  unit.dts = unit.pts = ms_to_90k(audio_clock_.extend(ts));
+  unit.dts = unit.pts = ms_to_90k(extend(audio_clock_, ts, "audio"));
   unit.keyframe = true;
   unit.data = copy_bytes(tag->data);
   sink_.on_access_unit(name_, unit);

@@ -13,7 +13,9 @@ namespace livegate {
 
 class MediaDemuxer {
  public:
-  MediaDemuxer(StreamName name, StreamSink& sink) : name_(std::move(name)), sink_(sink) {}
+  // `wrap_tolerance_ms`: rtmp.timestamp_wrap_tolerance_ms (TimestampExtender).
+  MediaDemuxer(StreamName name, StreamSink& sink, uint32_t wrap_tolerance_ms = 10000)
+      : name_(std::move(name)), sink_(sink), video_clock_(wrap_tolerance_ms), audio_clock_(wrap_tolerance_ms) {}
 
   // `ts` is the message's RTMP timestamp. Frames that cannot be used (no configuration yet, a codec
   // we do not carry, malformed NAL framing) are dropped and counted; a warning names the first one
@@ -25,6 +27,7 @@ class MediaDemuxer {
 
  private:
   void drop(const std::string& why);
+  MsTime extend(TimestampExtender& clock, RtmpMs ts, const char* track);
 
   StreamName name_;
   StreamSink& sink_;

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "common/guard.h"
 #include "common/log.h"
 #include "ingest/session.h"
 
@@ -41,17 +42,21 @@ struct WriteRequest {
 
 class RtmpServer::Connection {
  public:
-  Connection(RtmpServer& server, uint64_t id, UvHandle<uv_tcp_t> tcp, const PeerAddress& peer)
+  Connection(RtmpServer& server, uint64_t id, UvHandle<uv_tcp_t> tcp, const PeerAddress& peer,
+             ConnectionLimiter::Slot slot)
       : server_(server),
         id_(id),
         tcp_(std::move(tcp)),
-        ip_(peer.ip),
+        slot_(std::move(slot)),
         session_(server.config_, server.registry_, server.authorizer_, peer.display, peer.ip, id),
         accepted_ms_(uv_now(server.loop_)) {
     tcp_.handle()->data = this;
     uv_tcp_nodelay(tcp_.get(), 1);
+    // Runs from a LoopPoster callback when an asynchronous publish decision arrives.
     session_.set_output_ready([this] {
-      if (flush() && session_.closing()) close("refused");
+      guarded("publish decision", [this] {
+        if (flush() && session_.closing()) close("refused");
+      });
     });
   }
 
@@ -65,7 +70,7 @@ class RtmpServer::Connection {
                       : uv_buf_init(nullptr, 0);
         },
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-          if (auto* self = owner_of<Connection>(s)) self->on_read(n, buf);
+          if (auto* self = owner_of<Connection>(s)) self->guarded("read", [&] { self->on_read(n, buf); });
         });
   }
 
@@ -74,7 +79,19 @@ class RtmpServer::Connection {
   }
 
   const Session& session() const noexcept { return session_; }
-  const std::string& ip() const noexcept { return ip_; }
+
+  // Every libuv callback runs its work through this: an exception (out of memory, a bug) ends this
+  // connection alone and never unwinds into libuv's C frames.
+  template <class F>
+  void guarded(const char* where, F&& work) noexcept {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      fail(where, e.what());
+    } catch (...) {
+      fail(where, "unknown exception");
+    }
+  }
 
   // Returns the reason this connection should be closed now, or an empty string.
   std::string check_timeouts(uint64_t now) {
@@ -103,7 +120,8 @@ class RtmpServer::Connection {
     return {};
   }
 
-  // A limit is always worth a line; a client that leaves before connecting is not.
+  // A limit is always worth a line; a client that leaves before connecting is not. The connection is
+  // freed later (RtmpServer::destroy), so a caller further up this stack may still look at it.
   void close(const std::string& reason) {
     if (closed_) return;
     closed_ = true;
@@ -124,12 +142,24 @@ class RtmpServer::Connection {
     } else {
       log_debug(session_.subject(), "closed: " + reason);
     }
-    server_.destroy(id_);  // destroys *this
+    session_.close();  // ends its publication now: the playlist must not wait for the memory to go
+    tcp_.close();      // callbacks still due find no owner
+    slot_.release();
+    server_.destroy(id_);
   }
 
  private:
+  void fail(const char* where, const char* what) noexcept {
+    log_error(session_.subject(), std::string("internal error in ") + where + ": " + what);
+    try {
+      close("internal error");
+    } catch (...) {
+      // Out of memory while closing: the socket stays until shutdown, nothing else is harmed.
+    }
+  }
+
   void on_read(ssize_t n, const uv_buf_t* buf) {
-    if (n == 0) return;
+    if (n == 0 || closed_) return;
     if (n < 0) {
       close(n == UV_EOF ? "peer closed the connection" : std::string("read error: ") + uv_strerror(n));
       return;
@@ -156,6 +186,7 @@ class RtmpServer::Connection {
 
   // Returns false when the connection was closed (and *this destroyed).
   bool flush() {
+    if (closed_) return false;
     std::vector<uint8_t>& out = session_.output();
     if (out.empty()) return true;
     size_t sent = 0;
@@ -172,10 +203,12 @@ class RtmpServer::Connection {
       const int rc = uv_write(&req->req, tcp_.stream(), &b, 1, [](uv_write_t* r, int status) {
         std::unique_ptr<WriteRequest> owned(reinterpret_cast<WriteRequest*>(r));
         auto* self = owner_of<Connection>(r->handle);
-        if (!self) return;  // connection already gone; libuv cancels its writes
-        self->pending_ -= owned->data.size();
-        if (status < 0) return self->close(std::string("write error: ") + uv_strerror(status));
-        if (self->pending_ == 0 && self->paused_) self->resume();
+        if (!self) return;  // connection already closed; libuv cancels its writes
+        self->guarded("write", [&] {
+          self->pending_ -= owned->data.size();
+          if (status < 0) return self->close(std::string("write error: ") + uv_strerror(status));
+          if (self->pending_ == 0 && self->paused_) self->resume();
+        });
       });
       if (rc == 0) {
         req.release();  // owned by libuv until the callback
@@ -197,7 +230,7 @@ class RtmpServer::Connection {
   RtmpServer& server_;
   uint64_t id_;
   UvHandle<uv_tcp_t> tcp_;
-  std::string ip_;
+  ConnectionLimiter::Slot slot_;
   Session session_;
   uint64_t accepted_ms_;
   uint64_t handshake_done_ms_ = 0;
@@ -219,9 +252,15 @@ RtmpServer::RtmpServer(uv_loop_t* loop, const RtmpConfig& config, StreamRegistry
           metrics.counter("livegate_rtmp_connections_accepted_total",
                           "RTMP connections accepted (those refused at accept count as limit violations).")),
       received_bytes_total_(
-          metrics.counter("livegate_rtmp_received_bytes_total", "Bytes read from RTMP clients.")) {}
+          metrics.counter("livegate_rtmp_received_bytes_total", "Bytes read from RTMP clients.")),
+      limiter_(config.max_connections, config.max_connections_per_ip) {
+  reaper_.init(uv_idle_init, loop_, this);
+}
 
-RtmpServer::~RtmpServer() { stop(); }
+RtmpServer::~RtmpServer() {
+  stop();
+  graveyard_.clear();
+}
 
 Status RtmpServer::listen(const std::string& address, uint16_t port) {
   sockaddr_storage addr{};
@@ -234,7 +273,8 @@ Status RtmpServer::listen(const std::string& address, uint16_t port) {
     return Error{"rtmp: cannot bind " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
   }
   const int rc = uv_listen(listener_.stream(), 511, [](uv_stream_t* s, int status) {
-    if (auto* self = owner_of<RtmpServer>(s)) self->on_connection(status);
+    if (auto* self = owner_of<RtmpServer>(s))
+      guard_callback("rtmp accept", [&] { self->on_connection(status); });
   });
   if (rc != 0)
     return Error{"rtmp: cannot listen on " + address + ":" + std::to_string(port) + ": " + uv_strerror(rc)};
@@ -247,7 +287,7 @@ Status RtmpServer::listen(const std::string& address, uint16_t port) {
   uv_timer_start(
       sweep_timer_.get(),
       [](uv_timer_t* t) {
-        if (auto* self = owner_of<RtmpServer>(t)) self->sweep();
+        if (auto* self = owner_of<RtmpServer>(t)) guard_callback("rtmp sweep", [&] { self->sweep(); });
       },
       kSweepIntervalMs, kSweepIntervalMs);
   return {};
@@ -263,24 +303,22 @@ void RtmpServer::on_connection(int status) {
   if (uv_accept(listener_.stream(), tcp.stream()) != 0) return;
   const PeerAddress peer = peer_address(tcp.get());
   // Both refusals close the socket at once (tcp's destructor) and cost nothing more.
-  if (conns_.size() >= config_.max_connections) {
-    log_warn("rtmp", "refused " + peer.display + ": limit max_connections (" +
-                         std::to_string(config_.max_connections) + ") reached");
-    count_limit("limit max_connections");
-    return;
-  }
-  if (per_ip_[peer.ip] >= config_.max_connections_per_ip) {
-    log_warn("rtmp", "refused " + peer.display + ": limit max_connections_per_ip (" +
-                         std::to_string(config_.max_connections_per_ip) + ") reached");
-    count_limit("limit max_connections_per_ip");
+  ConnectionLimiter::Refusal refused{};
+  ConnectionLimiter::Slot slot = limiter_.acquire(peer.ip, refused);
+  if (!slot) {
+    const bool total = refused == ConnectionLimiter::Refusal::total;
+    const char* limit = total ? "max_connections" : "max_connections_per_ip";
+    const uint32_t value = total ? config_.max_connections : config_.max_connections_per_ip;
+    log_warn("rtmp",
+             "refused " + peer.display + ": limit " + limit + " (" + std::to_string(value) + ") reached");
+    count_limit(std::string("limit ") + limit);
     return;
   }
   const uint64_t id = next_id_++;
-  auto conn = std::make_unique<Connection>(*this, id, std::move(tcp), peer);
-  if (conn->start() != 0) return;
+  auto conn = std::make_unique<Connection>(*this, id, std::move(tcp), peer, std::move(slot));
+  if (conn->start() != 0) return;  // the slot goes with it
   log_debug(conn->session().subject(), "accepted");
   accepted_total_.fetch_add(1, std::memory_order_relaxed);
-  ++per_ip_[peer.ip];
   conns_.emplace(id, std::move(conn));
 }
 
@@ -298,8 +336,16 @@ void RtmpServer::sweep() {
 void RtmpServer::destroy(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
-  if (auto ip = per_ip_.find(it->second->ip()); ip != per_ip_.end() && --ip->second == 0) per_ip_.erase(ip);
+  graveyard_.push_back(std::move(it->second));
   conns_.erase(it);
+  if (reaper_ && !uv_is_active(reaper_.handle())) {
+    uv_idle_start(reaper_.get(), [](uv_idle_t* h) {
+      if (auto* self = owner_of<RtmpServer>(h)) {
+        self->graveyard_.clear();
+        uv_idle_stop(h);
+      }
+    });
+  }
 }
 
 void RtmpServer::count_limit(std::string_view message) {
@@ -316,6 +362,8 @@ void RtmpServer::stop() {
   listener_.close();
   sweep_timer_.close();
   while (!conns_.empty()) conns_.begin()->second->close("server shutting down");
+  graveyard_.clear();  // not inside any connection's callback here
+  reaper_.close();
 }
 
 }  // namespace livegate

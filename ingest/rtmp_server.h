@@ -8,8 +8,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
+#include "common/connection_limiter.h"
 #include "common/metrics.h"
 #include "common/publish_auth.h"
 #include "common/result.h"
@@ -32,6 +34,8 @@ class RtmpServer {
   // Stops accepting and closes every connection, which ends their publications.
   void stop();
   size_t connections() const noexcept { return conns_.size(); }
+  // Peer addresses with an open connection (for tests: the table never keeps an empty entry).
+  size_t addresses() const { return limiter_.addresses(); }
   uint16_t port() const noexcept { return port_; }
 
  private:
@@ -39,6 +43,8 @@ class RtmpServer {
 
   void on_connection(int status);
   void sweep();  // the periodic timeout check
+  // Takes a closed connection out of the table; it is freed on the next loop iteration, never under
+  // its own call stack.
   void destroy(uint64_t id);
   // Counts the limit a log message names ("limit KEY ..."), if any.
   void count_limit(std::string_view message);
@@ -52,8 +58,10 @@ class RtmpServer {
   std::atomic<uint64_t>& received_bytes_total_;
   UvHandle<uv_tcp_t> listener_;
   UvHandle<uv_timer_t> sweep_timer_;
+  UvHandle<uv_idle_t> reaper_;  // runs while graveyard_ has something to free
+  ConnectionLimiter limiter_;
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;
-  std::map<std::string, uint32_t> per_ip_;  // open connections by peer address
+  std::vector<std::unique_ptr<Connection>> graveyard_;
   uint64_t next_id_ = 1;
   uint16_t port_ = 0;
   // One read buffer for every connection: a read is consumed before the callback returns.

@@ -8,6 +8,7 @@
 #include "common/byte_writer.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace livegate {
 namespace {
@@ -197,8 +198,9 @@ Status Session::handle_connect(double txn, const amf0::Value* command_object) {
     return Error{"rtmp: connect without a command object"};
   }
   app_ = clean_app(command_object->get_string("app").value_or(""));
-  encoder_ = std::string(command_object->get_string("flashVer").value_or(""));
-  tc_url_ = std::string(command_object->get_string("tcUrl").value_or(""));
+  // Client strings that reach the API, the logs and the publish callback: made valid UTF-8 here, once.
+  encoder_ = valid_utf8(command_object->get_string("flashVer").value_or(""));
+  tc_url_ = valid_utf8(command_object->get_string("tcUrl").value_or(""));
   if (std::find(config_.apps.begin(), config_.apps.end(), app_) == config_.apps.end()) {
     send_command(
         0, {amf0::Value::String("_error"), amf0::Value::Number(txn), amf0::Value::Null(),
@@ -296,7 +298,8 @@ void Session::finish_publish(uint32_t stream_id, const PublishRequest& request, 
   publication_ = std::move(pub).value();
   publish_request_ = request;
   publish_stream_id_ = stream_id;
-  demuxer_ = std::make_unique<MediaDemuxer>(request.name, publication_.sink());
+  demuxer_ =
+      std::make_unique<MediaDemuxer>(request.name, publication_.sink(), config_.timestamp_wrap_tolerance_ms);
   state_ = State::publishing;
   send_user_control(kStreamBegin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", path + " is now published");
@@ -323,7 +326,9 @@ Status Session::on_data(Bytes amf) {
   const amf0::Value& obj = v[i + 1];
   if (obj.type != amf0::Value::Type::object && obj.type != amf0::Value::Type::ecma_array) return {};
   Metadata metadata;
-  for (const amf0::Property& p : obj.properties) metadata.emplace_back(p.key, printable(p.value));
+  for (const amf0::Property& p : obj.properties) {
+    metadata.emplace_back(valid_utf8(p.key), valid_utf8(printable(p.value)));
+  }
   publication_.sink().on_metadata(publication_.name(), metadata);
   return {};
 }

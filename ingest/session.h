@@ -32,6 +32,13 @@ class Session {
   // connection must be closed; its reason says why (the caller logs it).
   Status feed(Bytes in);
 
+  // The connection is gone: its publication ends now (the destructor would end it too, later).
+  // A publish decision still on its way then finds nobody to call.
+  void close() {
+    alive_.reset();
+    end_publish("connection closed");
+  }
+
   // Bytes waiting to be written; the caller sends and clears them.
   std::vector<uint8_t>& output() noexcept { return out_; }
   // Called when output appears outside feed(), i.e. when an asynchronous publish decision arrives.

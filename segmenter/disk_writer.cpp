@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/guard.h"
 #include "common/log.h"
 
 namespace livegate {
@@ -33,13 +34,23 @@ void DiskWriter::remove(std::string relative) { push({Op::remove, std::move(rela
 
 void DiskWriter::remove_dir(std::string relative) { push({Op::remove_dir, std::move(relative), nullptr}); }
 
+uint64_t DiskWriter::dropped_writes() {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
 void DiskWriter::push(Job job) {
   {
     std::lock_guard lock(mu_);
-    if (jobs_.size() >= max_queued_) {
-      if (dropped_++ % 100 == 0) log_warn("disk", "queue full: dropping writes (the disk is too slow)");
+    // Only writes are dropped: a dropped removal would leave its file on disk for good, and removals are
+    // bounded by the writes that were queued.
+    if (job.op == Op::write && writes_queued_ >= max_queued_) {
+      if (dropped_++ % 100 == 0) {
+        log_warn("disk", "queue full: dropping writes (the disk is too slow; limit hls.disk_queue)");
+      }
       return;
     }
+    if (job.op == Op::write) ++writes_queued_;
     jobs_.push_back(std::move(job));
   }
   wake_.notify_one();
@@ -52,8 +63,9 @@ void DiskWriter::run() {
     if (jobs_.empty()) return;  // stopping, and every job is done
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
+    if (job.op == Op::write) --writes_queued_;
     lock.unlock();
-    perform(job);
+    guard_callback("disk writer", [&] { perform(job); });
     lock.lock();
   }
 }

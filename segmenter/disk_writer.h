@@ -16,7 +16,8 @@ namespace livegate {
 
 class DiskWriter {
  public:
-  // `max_queued` bounds the jobs waiting: past it new jobs are dropped and counted, never queued.
+  // `max_queued` bounds the writes waiting: past it new writes are dropped and counted. Removals are
+  // never dropped (a file left behind would stay forever).
   DiskWriter(std::filesystem::path root, size_t max_queued);
   ~DiskWriter();  // finishes every queued job, then stops
   DiskWriter(const DiskWriter&) = delete;
@@ -27,6 +28,7 @@ class DiskWriter {
   void write(std::string relative, std::string text);
   void remove(std::string relative);
   void remove_dir(std::string relative);  // the stream's folder, once it is empty
+  uint64_t dropped_writes();
 
  private:
   enum class Op { write, remove, remove_dir };
@@ -45,6 +47,7 @@ class DiskWriter {
   std::condition_variable wake_;
   std::deque<Job> jobs_;
   bool stopping_ = false;
+  size_t writes_queued_ = 0;
   uint64_t dropped_ = 0;  // counted to log one line per hundred, not one per file
   uint64_t failed_ = 0;
   std::thread thread_;  // last: starts after everything it uses exists

@@ -1,10 +1,12 @@
 // Stream events to HlsStreams, and their snapshots to the store.
 #include "segmenter/hls_segmenter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
 #include "common/clock.h"
+#include "common/log.h"
 
 namespace livegate {
 namespace {
@@ -17,18 +19,30 @@ std::string random_tag() {
   return buf;
 }
 
+constexpr const char* kCutsName = "livegate_hls_forced_cuts_total";
+constexpr const char* kCutsHelp =
+    "Segments not ended at a keyframe: none came by EXT-X-TARGETDURATION (duration), hls.max_segment_bytes "
+    "was reached (bytes), or the media paused (pause).";
+constexpr const char* kEvictedName = "livegate_hls_ended_streams_evicted_total";
+constexpr const char* kEvictedHelp =
+    "Ended streams freed before hls.retention_s because ended streams held more than a limit allows.";
+
 }  // namespace
 
 HlsSegmenter::HlsSegmenter(const HlsConfig& config, StreamStore& store, Metrics& metrics, DiskWriter* disk)
     : config_(config),
       store_(store),
       segments_total_(metrics.counter("livegate_hls_segments_total", "HLS segments produced.")),
-      long_gop_total_(metrics.counter("livegate_hls_long_segments_total",
-                                      "Segments longer than hls.target_duration_s, by cause.",
-                                      {{"reason", "long_gop"}})),
-      long_gap_total_(metrics.counter("livegate_hls_long_segments_total",
-                                      "Segments longer than hls.target_duration_s, by cause.",
-                                      {{"reason", "gap"}})),
+      long_total_(metrics.counter("livegate_hls_long_segments_total",
+                                  "Segments longer than hls.target_duration_s: keyframes too far apart.")),
+      cut_duration_total_(metrics.counter(kCutsName, kCutsHelp, {{"reason", "duration"}})),
+      cut_bytes_total_(metrics.counter(kCutsName, kCutsHelp, {{"reason", "bytes"}})),
+      cut_pause_total_(metrics.counter(kCutsName, kCutsHelp, {{"reason", "pause"}})),
+      video_stalls_total_(metrics.counter("livegate_hls_video_stalls_total",
+                                          "Times a stream's video stopped while its audio went on "
+                                          "(audio-only segments followed).")),
+      evicted_count_total_(metrics.counter(kEvictedName, kEvictedHelp, {{"limit", "hls.max_ended_streams"}})),
+      evicted_bytes_total_(metrics.counter(kEvictedName, kEvictedHelp, {{"limit", "hls.max_ended_bytes"}})),
       disk_(disk),
       instance_tag_(random_tag()) {}
 
@@ -43,9 +57,15 @@ void HlsSegmenter::sync(const std::string& path, Entry& e) {
   std::shared_ptr<const HlsSnapshot> now = e.hls->snapshot();
   // The stream's own counts only grow, so what is new since the last snapshot is a difference.
   const HlsSnapshot* before = e.published.get();
-  segments_total_ += now->segments_made - (before ? before->segments_made : 0);
-  long_gop_total_ += now->long_segments_gop - (before ? before->long_segments_gop : 0);
-  long_gap_total_ += now->long_segments_gap - (before ? before->long_segments_gap : 0);
+  auto add = [before, &now](std::atomic<uint64_t>& total, uint64_t HlsSnapshot::*count) {
+    total += (*now).*count - (before ? before->*count : 0);
+  };
+  add(segments_total_, &HlsSnapshot::segments_made);
+  add(long_total_, &HlsSnapshot::long_segments_gop);
+  add(cut_duration_total_, &HlsSnapshot::segments_without_keyframe);
+  add(cut_bytes_total_, &HlsSnapshot::segments_cut_for_bytes);
+  add(cut_pause_total_, &HlsSnapshot::pauses);
+  add(video_stalls_total_, &HlsSnapshot::video_stalls);
   mirror(path, e.published.get(), now.get());
   e.published = now;
   store_.put_hls(path, std::move(now));
@@ -102,24 +122,60 @@ void HlsSegmenter::on_access_unit(const StreamName& name, const AccessUnit& unit
   }
 }
 
+void HlsSegmenter::on_interrupt(const StreamName& name, std::chrono::milliseconds) {
+  if (auto* s = find(name)) {
+    s->second.hls->interrupt();
+    sync(s->first, s->second);
+  }
+}
+
 void HlsSegmenter::on_unpublish(const StreamName& name) {
   if (auto* s = find(name)) {
     s->second.hls->end();
     s->second.ended_at = Clock::now();
     sync(s->first, s->second);
+    evict_ended();
   }
+}
+
+HlsSegmenter::Streams::iterator HlsSegmenter::remove(Streams::iterator it) {
+  store_.remove_hls(it->first);
+  mirror(it->first, it->second.published.get(), nullptr);
+  return streams_.erase(it);
 }
 
 void HlsSegmenter::tick(Clock::time_point now) {
   for (auto it = streams_.begin(); it != streams_.end();) {
     Entry& e = it->second;
     if (e.hls->ended() && now - e.ended_at >= std::chrono::seconds(config_.retention_s)) {
-      store_.remove_hls(it->first);
-      mirror(it->first, e.published.get(), nullptr);
-      it = streams_.erase(it);
+      it = remove(it);
     } else {
       ++it;
     }
+  }
+}
+
+// Thousands of short publishes on distinct keys would otherwise keep every window for hls.retention_s.
+void HlsSegmenter::evict_ended() {
+  std::vector<std::pair<Clock::time_point, Streams::iterator>> ended;
+  size_t bytes = 0;
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (!it->second.hls->ended()) continue;
+    ended.emplace_back(it->second.ended_at, it);
+    bytes += it->second.hls->bytes_held();
+  }
+  if (ended.size() <= config_.max_ended_streams && bytes <= config_.max_ended_bytes) return;
+  std::sort(ended.begin(), ended.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t count = ended.size();
+  for (auto& [at, it] : ended) {
+    const bool over_count = count > config_.max_ended_streams;
+    if (!over_count && bytes <= config_.max_ended_bytes) break;
+    (over_count ? evicted_count_total_ : evicted_bytes_total_).fetch_add(1, std::memory_order_relaxed);
+    log_info(it->first, std::string("ended stream freed early: limit ") +
+                            (over_count ? "hls.max_ended_streams" : "hls.max_ended_bytes") + " reached");
+    bytes -= it->second.hls->bytes_held();
+    --count;
+    remove(it);
   }
 }
 

@@ -28,6 +28,7 @@ class HlsSegmenter final : public StreamSink {
   void on_video_config(const StreamName& name, const VideoConfig& config) override;
   void on_audio_config(const StreamName& name, const AudioConfig& config) override;
   void on_access_unit(const StreamName& name, const AccessUnit& unit) override;
+  void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) override;
   void on_unpublish(const StreamName& name) override;
 
   // Frees ended streams past their retention; call about once a second.
@@ -47,12 +48,20 @@ class HlsSegmenter final : public StreamSink {
   Streams::value_type* find(const StreamName& name);  // the path and its entry
   void sync(const std::string& path, Entry& e);
   void mirror(const std::string& path, const HlsSnapshot* before, const HlsSnapshot* after);
+  Streams::iterator remove(Streams::iterator it);
+  // Ended streams beyond hls.max_ended_streams or hls.max_ended_bytes are freed, the oldest first.
+  void evict_ended();
 
   const HlsConfig& config_;
   StreamStore& store_;
   std::atomic<uint64_t>& segments_total_;
-  std::atomic<uint64_t>& long_gop_total_;
-  std::atomic<uint64_t>& long_gap_total_;
+  std::atomic<uint64_t>& long_total_;
+  std::atomic<uint64_t>& cut_duration_total_;
+  std::atomic<uint64_t>& cut_bytes_total_;
+  std::atomic<uint64_t>& cut_pause_total_;
+  std::atomic<uint64_t>& video_stalls_total_;
+  std::atomic<uint64_t>& evicted_count_total_;
+  std::atomic<uint64_t>& evicted_bytes_total_;
   DiskWriter* disk_;
   Streams streams_;
   std::string instance_tag_;  // differs between runs, so segment URIs never repeat across restarts

@@ -9,9 +9,19 @@
 namespace livegate {
 namespace {
 
-// A step this long between two frames inside a segment is a pause in the media, not a frame: a segment
-// made long by it is blamed on the gap rather than on the keyframe interval.
-constexpr double kGapSeconds = 1.0;
+constexpr Ticks90k kSecond = 90000;
+// A keyframe this close below the target still ends the segment. Encoders' first frames often start a
+// frame or two before the first keyframe's time (B-frame reordering; GStreamer clamps the first
+// negative DTS to 0), so with a steady 2 s GOP the next keyframe comes 1.93 s into the first segment:
+// judged "too early", the segment would run to 4 s and fix EXT-X-TARGETDURATION at 4.
+constexpr Ticks90k kKeyframeToleranceDivisor = 10;
+// Audio frames cut a segment with video between keyframes only this far past EXT-X-TARGETDURATION,
+// which it may still be listed as (EXTINF rounds to the nearest second): audio runs a few milliseconds
+// ahead of a keyframe due right at the target, and the keyframe must still be the one that cuts.
+constexpr Ticks90k kDurationSlack = kSecond * 3 / 10;
+// Audio leading video by more than this is not taken into account: a segment's audio may run this far
+// past its video's end.
+constexpr Ticks90k kMaxAudioLead = kSecond * 2;
 
 }  // namespace
 
@@ -24,9 +34,15 @@ HlsStream::HlsStream(const HlsConfig& config, std::string subject, std::string u
       window_(config.window, config.grace) {}
 
 void HlsStream::start() {
-  if (ended_) {
+  last_video_dts_.reset();
+  last_audio_dts_.reset();
+  audio_lead_ = 0;
+  publish_first_dts_.reset();
+  video_stalled_ = false;
+  if (ended_ || interrupted_) {
     // Republish: same playlist, sequence numbers keep growing, a discontinuity at the join.
     ended_ = false;
+    interrupted_ = false;
     pending_discontinuity_ = true;
     muxer_stale_ = true;
     timeline_.rejoin();
@@ -49,8 +65,68 @@ void HlsStream::audio_config(const AudioConfig& config) {
   muxer_stale_ = true;
 }
 
+void HlsStream::watch_video(const AccessUnit& unit) {
+  if (!publish_first_dts_) publish_first_dts_ = unit.dts;
+  if (unit.track == Track::video) {
+    last_video_dts_ = unit.dts;
+    if (last_audio_dts_) audio_lead_ = std::clamp<Ticks90k>(*last_audio_dts_ - unit.dts, 0, kMaxAudioLead);
+    if (unit.keyframe) video_stalled_ = false;
+    return;
+  }
+  last_audio_dts_ = unit.dts;
+  // Capture cards fail this way: video stops, audio goes on. Past the limit segments carry audio alone,
+  // so the playlist keeps advancing and players keep playing sound.
+  const Ticks90k last_video = last_video_dts_.value_or(*publish_first_dts_);
+  if (video_ && !video_stalled_ && unit.dts - last_video >= Ticks90k{config_.video_stall_ms} * 90) {
+    video_stalled_ = true;
+  }
+}
+
+std::optional<CutReason> HlsStream::cut_before(const AccessUnit& unit, Tracks wanted) const {
+  // With video, an audio frame running ahead of the video is as old as the video frame beside it: an
+  // encoder whose audio leads by more than the slack below must still be cut at keyframes.
+  const Ticks90k lead = unit.track == Track::audio && muxer_tracks_.video ? audio_lead_ : 0;
+  const Ticks90k age = unit.dts - lead - segment_start_;
+  const bool keyframe = unit.track == Track::video && unit.keyframe;
+  const bool must_restart = pending_discontinuity_ || muxer_stale_;
+  if (wanted != muxer_tracks_) {
+    // Video stopped: audio-only from this audio frame on. Video came back: from its next keyframe.
+    if (!wanted.video || keyframe) return CutReason::tracks;
+  }
+  const Ticks90k target = Ticks90k{config_.target_duration_s} * kSecond;
+  if (muxer_tracks_.video) {
+    // With video, segments start at keyframes so each one decodes on its own.
+    if (keyframe && (age >= target - target / kKeyframeToleranceDivisor || must_restart))
+      return CutReason::keyframe;
+  } else if (unit.track == Track::audio && (age >= target || must_restart)) {
+    return CutReason::keyframe;  // audio only: every audio frame is a cut point
+  }
+  // EXT-X-TARGETDURATION is fixed for the playlist's life (RFC 8216 6.2.1) and no segment may run past it
+  // (4.3.3.1): keyframes further apart than that are cut between. Until it is fixed, the limit is the
+  // longest a segment may be at all.
+  const uint32_t limit_s = target_duration_ ? target_duration_ : config_.max_segment_duration_s;
+  // With video the cut falls on a video frame; audio frames cut only if video does not come (slack).
+  const bool video_frame = unit.track == Track::video;
+  const Ticks90k limit =
+      Ticks90k{limit_s} * kSecond + (muxer_tracks_.video && !video_frame ? kDurationSlack : 0);
+  if (age >= limit) return CutReason::duration;
+  if (muxer_->pending_bytes() + (unit.data ? unit.data->size() : 0) > config_.max_segment_bytes) {
+    return CutReason::bytes;
+  }
+  return std::nullopt;
+}
+
+bool HlsStream::can_open(const AccessUnit& unit, Tracks wanted) const {
+  if (!(unit.track == Track::video ? wanted.video : wanted.audio)) return false;
+  if (!wanted.video) return true;  // audio only: any frame starts a segment
+  if (unit.track == Track::video && unit.keyframe) return true;
+  // A segment cut between keyframes is continued by the same muxer from the next frame: the decoder has
+  // the frames before it. Anything else (the first segment, new tracks or codecs) starts at a keyframe.
+  return continuation_ && muxer_ && !muxer_stale_ && muxer_tracks_ == wanted;
+}
+
 void HlsStream::access_unit(const AccessUnit& in) {
-  if (ended_) return;
+  if (ended_ || interrupted_) return;
   if (in.track == Track::video ? !video_ : !audio_) return;  // the demuxer only passes configured tracks
   const Timeline::Mapped t = timeline_.map(in.track, in.dts, in.pts);
   if (t.jumped) {
@@ -61,89 +137,106 @@ void HlsStream::access_unit(const AccessUnit& in) {
   AccessUnit unit = in;
   unit.dts = t.dts;
   unit.pts = t.pts;
+  watch_video(unit);
 
-  // With video, segments start at keyframes so each one decodes on its own; audio-only is cut by time.
-  const bool cut_point = video_ ? (unit.track == Track::video && unit.keyframe) : true;
-  if (cut_point) {
-    const Ticks90k target = Ticks90k{config_.target_duration_s} * 90000;
-    const bool due = open_ && (unit.dts - segment_start_ >= target || pending_discontinuity_ || muxer_stale_);
-    if (due) close_segment(unit.dts);
-    if (!open_ && !open_segment(unit.dts)) return;
+  const Tracks wanted{video_ && !video_stalled_, audio_.has_value()};
+  if (open_) {
+    if (const std::optional<CutReason> why = cut_before(unit, wanted)) cut(unit.dts, *why);
   }
-  if (!open_) return;  // waiting for the first keyframe
-  // A track that appeared since the muxer was made waits for the next segment's muxer.
-  if (!(unit.track == Track::video ? muxer_video_ : muxer_audio_)) return;
+  if (!open_) {
+    if (!can_open(unit, wanted) || !open_segment(unit, wanted)) return;
+  }
+  // A track the muxer was not made with (video during an audio-only stretch) waits for the next segment.
+  if (!(unit.track == Track::video ? muxer_tracks_.video : muxer_tracks_.audio)) return;
 
   if (Status s = muxer_->write(unit); !s) {
     if (write_errors_++ % 1000 == 0)
       log_warn(subject_, s.error() + " (" + std::to_string(write_errors_) + " so far)");
     return;
   }
-  if (unit.track == (video_ ? Track::video : Track::audio)) {
-    if (unit.dts > last_dts_) {
-      last_step_ = unit.dts - last_dts_;
-      segment_max_step_ = std::max(segment_max_step_, last_step_);
-    }
+  if (unit.track == (muxer_tracks_.video ? Track::video : Track::audio)) {
+    if (unit.dts > last_dts_) last_step_ = unit.dts - last_dts_;
     last_dts_ = unit.dts;
   }
 }
 
-bool HlsStream::open_segment(Ticks90k dts) {
-  const bool discontinuity = pending_discontinuity_ || (muxer_stale_ && muxer_ != nullptr);
-  if (muxer_stale_ || !muxer_) {
-    Result<std::unique_ptr<TsMuxer>> m = TsMuxer::create(video_, audio_);
+bool HlsStream::open_segment(const AccessUnit& unit, Tracks wanted) {
+  const bool new_muxer = !muxer_ || muxer_stale_ || muxer_tracks_ != wanted;
+  const bool discontinuity = pending_discontinuity_ || (new_muxer && muxer_ != nullptr);
+  if (new_muxer) {
+    if (muxer_ && muxer_tracks_.video && !wanted.video) {
+      ++video_stalls_;
+      log_warn(subject_, "video stopped while audio goes on: segments carry audio only until it returns");
+    } else if (muxer_ && !muxer_tracks_.video && wanted.video && !muxer_stale_) {
+      log_info(subject_, "video is back");
+    }
+    Result<std::unique_ptr<TsMuxer>> m =
+        TsMuxer::create(wanted.video ? video_ : std::nullopt, wanted.audio ? audio_ : std::nullopt);
     if (!m) {
       log_error(subject_, m.error());
       return false;
     }
     muxer_ = std::move(m).value();
     muxer_stale_ = false;
-    muxer_video_ = video_.has_value();
-    muxer_audio_ = audio_.has_value();
+    muxer_tracks_ = wanted;
   }
   if (anchor_dts_ < 0) {
-    anchor_dts_ = dts;
+    anchor_dts_ = unit.dts;
     anchor_wall_ms_ = clock_();
   }
+  if (wanted.video && !(unit.track == Track::video && unit.keyframe)) ++without_keyframe_;
   open_ = true;
-  segment_start_ = dts;
+  continuation_ = false;
+  segment_start_ = unit.dts;
   segment_discontinuity_ = discontinuity && next_seq_ > 0;
-  segment_pdt_ = anchor_wall_ms_ + (dts - anchor_dts_) / 90;
-  last_dts_ = dts;
-  segment_max_step_ = 0;
+  segment_pdt_ = anchor_wall_ms_ + (unit.dts - anchor_dts_) / 90;
+  last_dts_ = unit.dts;
   pending_discontinuity_ = false;
   return true;
+}
+
+void HlsStream::cut(Ticks90k next_dts, CutReason why) {
+  const uint32_t limit_s = target_duration_ ? target_duration_ : config_.max_segment_duration_s;
+  const Ticks90k limit = Ticks90k{limit_s} * kSecond;
+  Ticks90k end = next_dts;
+  if (rounded_duration(double(end - segment_start_) / kSecond) > limit_s) {
+    // The media paused: the segment ends after its last frame and the next one starts with a
+    // discontinuity, so no segment is listed longer than EXT-X-TARGETDURATION.
+    end = std::min(last_dts_ + std::max<Ticks90k>(last_step_, 1), segment_start_ + limit);
+    if (why != CutReason::end) {
+      ++pauses_;
+      longest_pause_s_ = std::max(longest_pause_s_, double(next_dts - last_dts_) / kSecond);
+      why = CutReason::pause;
+      pending_discontinuity_ = true;
+    }
+  }
+  if (why == CutReason::bytes) ++cut_for_bytes_;
+  continuation_ = why == CutReason::duration || why == CutReason::bytes || why == CutReason::pause;
+  close_segment(end);
 }
 
 void HlsStream::close_segment(Ticks90k end_dts) {
   open_ = false;
   std::vector<uint8_t> bytes = muxer_->cut();
-  const double duration = double(std::max<Ticks90k>(end_dts - segment_start_, 1)) / 90000.0;
+  const double duration = double(std::max<Ticks90k>(end_dts - segment_start_, 1)) / kSecond;
   if (bytes.empty()) return;
 
   const uint32_t rounded = rounded_duration(duration);
-  if (rounded > config_.target_duration_s) {
-    // The step into the keyframe that ends the segment counts too: encoders often resume with one.
-    const double gap = double(std::max(segment_max_step_, end_dts - last_dts_)) / 90000.0;
-    if (gap >= kGapSeconds) {
-      ++long_gap_;
-      longest_gap_s_ = std::max(longest_gap_s_, gap);
-    } else {
-      ++long_gop_;
-    }
-    longest_segment_s_ = std::max(longest_segment_s_, duration);
-  }
   if (target_duration_ == 0) {
-    target_duration_ = std::max(config_.target_duration_s, rounded);
-  } else if (rounded > target_duration_) {
-    // RFC 8216 4.3.3.1 fixes TARGETDURATION, but a segment can only end at a keyframe: an encoder
-    // whose keyframes are further apart than that forces the choice. Playback wins; the operator
-    // is told what to change.
-    ++over_target_;
-    log_warn(subject_, "segment of " + std::to_string(duration) + " s exceeds the target duration " +
-                           std::to_string(target_duration_) + " s: set the encoder's keyframe interval to " +
-                           std::to_string(config_.target_duration_s) + " s");
-    target_duration_ = rounded;
+    // Fixed once, before the first segment is listed: the configured target, or the first segment's
+    // length if keyframes come further apart (up to hls.max_segment_duration_s, where cuts fall
+    // between keyframes).
+    target_duration_ = std::clamp(rounded, config_.target_duration_s, config_.max_segment_duration_s);
+    if (target_duration_ > config_.target_duration_s) {
+      log_warn(subject_, "keyframes are " + std::to_string(rounded) + " s apart: segments are " +
+                             std::to_string(target_duration_) +
+                             " s; set the encoder's keyframe interval to " +
+                             std::to_string(config_.target_duration_s) + " s");
+    }
+  }
+  if (rounded > config_.target_duration_s) {
+    ++long_gop_;
+    longest_segment_s_ = std::max(longest_segment_s_, duration);
   }
   Segment seg;
   seg.seq = next_seq_++;
@@ -156,11 +249,24 @@ void HlsStream::close_segment(Ticks90k end_dts) {
   publish_snapshot();
 }
 
+void HlsStream::stop_input() {
+  if (open_) cut(last_dts_ + std::max<Ticks90k>(last_step_, 1), CutReason::end);
+  continuation_ = false;
+  muxer_.reset();
+}
+
+void HlsStream::interrupt() {
+  if (ended_ || interrupted_) return;
+  stop_input();
+  interrupted_ = true;
+  publish_snapshot();
+}
+
 void HlsStream::end() {
   if (ended_) return;
-  if (open_) close_segment(last_dts_ + std::max<Ticks90k>(last_step_, 1));
+  stop_input();
   ended_ = true;
-  muxer_.reset();  // a republish may bring other codecs
+  interrupted_ = false;
   publish_snapshot();
 }
 
@@ -175,9 +281,13 @@ void HlsStream::publish_snapshot() {
   snap->segments_made = next_seq_;
   snap->timestamp_jumps = timestamp_jumps_;
   snap->long_segments_gop = long_gop_;
-  snap->long_segments_gap = long_gap_;
   snap->longest_segment_s = longest_segment_s_;
-  snap->longest_gap_s = longest_gap_s_;
+  snap->segments_without_keyframe = without_keyframe_;
+  snap->segments_cut_for_bytes = cut_for_bytes_;
+  snap->pauses = pauses_;
+  snap->longest_pause_s = longest_pause_s_;
+  snap->video_stalls = video_stalls_;
+  snap->video_stalled = !ended_ && video_stalled_;
   if (target_duration_ > 0) {
     PlaylistParams p;
     p.target_duration_s = target_duration_;

@@ -38,7 +38,9 @@ constexpr double kDropStepRatio = 1.25;
 // Bitrate spikes are judged over this much history, once this many samples exist.
 constexpr std::chrono::seconds kBitrateWindow{60};
 constexpr size_t kBitrateMinSamples = 10;
-constexpr uint64_t kMsWrap = uint64_t{1} << 32;  // RTMP timestamps are 32-bit milliseconds
+// RTMP clocks wrap at 2^32 ms, or at 2^31 ms for encoders built on ffmpeg's FLV muxer (it masks the
+// timestamp's top byte with 0x7F): each crossing of a multiple of 2^31 ms is counted as a wrap.
+constexpr uint64_t kMsWrap = uint64_t{1} << 31;
 // Publishes remembered per key for the reconnect count: a publisher flapping faster than this many
 // per retention time is reported with this many, and costs no more memory.
 constexpr size_t kMaxPublishesRemembered = 1000;
@@ -77,6 +79,7 @@ Fit fit_line(const std::deque<double>& x, const std::deque<double>& y) {
 MonitorConfig monitor_config(const HlsConfig& hls) {
   MonitorConfig c;
   c.retention = std::chrono::seconds(hls.retention_s);
+  c.max_ended = hls.max_ended_streams;
   c.target_duration_s = hls.target_duration_s;
   return c;
 }
@@ -100,8 +103,8 @@ void StreamMonitor::on_publish(const StreamName& name, const PublishInfo& info) 
     e.publishes = std::move(old->publishes);
     e.current.history = std::move(old->current.history);
   }
-  while (!e.publishes.empty() &&
-         (now - e.publishes.front() > config_.retention || e.publishes.size() >= kMaxPublishesRemembered)) {
+  while (!e.publishes.empty() && (now - e.publishes.front() > config_.reconnect_window ||
+                                  e.publishes.size() >= kMaxPublishesRemembered)) {
     e.publishes.pop_front();
   }
   e.publishes.push_back(now);
@@ -111,6 +114,7 @@ void StreamMonitor::on_publish(const StreamName& name, const PublishInfo& info) 
   e.current.target_duration_s = config_.target_duration_s;
   e.current.history_interval_s = Seconds(config_.history_interval).count();
   e.current.health.reconnects = static_cast<uint32_t>(e.publishes.size() - 1);
+  e.current.health.reconnect_window_s = Seconds(config_.reconnect_window).count();
   e.published_at = now;
   Entry& stored = entries_[name.path()] = std::move(e);
   publish(stored);
@@ -219,14 +223,38 @@ void StreamMonitor::check_arrival(Entry& e, const AccessUnit& unit, Clock::time_
   if (offset - baseline > kLateFrameMs) ++s.health.late_frames;
 }
 
+void StreamMonitor::on_interrupt(const StreamName& name, std::chrono::milliseconds grace) {
+  Entry* e = find(name);
+  if (!e) return;
+  e->current.live = false;
+  e->current.reconnect_deadline_unix_ms = unix_ms_now() + grace.count();
+  e->current.bitrate_kbps = 0;
+  publish(*e);
+}
+
 void StreamMonitor::on_unpublish(const StreamName& name) {
   Entry* e = find(name);
   if (!e) return;
   e->current.live = false;
+  e->current.reconnect_deadline_unix_ms = 0;
   e->current.end_unix_ms = unix_ms_now();
   e->current.bitrate_kbps = 0;
   e->ended_at = now_();
   publish(*e);
+  // As the segmenter does with their segments: past the limit the oldest ended streams go first.
+  size_t ended = 0;
+  for (const auto& [path, entry] : entries_) ended += entry.current.live ? 0 : 1;
+  while (ended > config_.max_ended) {
+    auto oldest = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (!it->second.current.live &&
+          (oldest == entries_.end() || it->second.ended_at < oldest->second.ended_at))
+        oldest = it;
+    }
+    store_.remove(oldest->first);
+    entries_.erase(oldest);
+    --ended;
+  }
 }
 
 void StreamMonitor::update_rates(Entry& e, Clock::time_point now) {
@@ -324,14 +352,16 @@ void StreamMonitor::tick(Clock::time_point now) {
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
     if (!e.current.live) {
-      if (now - e.ended_at >= config_.retention) {
+      if (e.current.reconnect_deadline_unix_ms == 0 && now - e.ended_at >= config_.retention) {
         store_.remove(it->first);
         it = entries_.erase(it);
         continue;
       }
     } else {
       HealthFacts& h = e.current.health;
-      while (e.publishes.size() > 1 && now - e.publishes.front() > config_.retention) e.publishes.pop_front();
+      while (e.publishes.size() > 1 && now - e.publishes.front() > config_.reconnect_window) {
+        e.publishes.pop_front();
+      }
       h.reconnects = static_cast<uint32_t>(e.publishes.size() - 1);
       h.live_s = Seconds(now - e.published_at).count();
       auto idle = [&](Clock::time_point last) {
@@ -373,6 +403,14 @@ std::string num(double v, int decimals = 1) {
 
 std::string count(uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// "10 minutes", "90 seconds", "1 hour": a span as a hint says it.
+std::string duration_words(double seconds) {
+  const auto whole = static_cast<uint64_t>(std::llround(seconds));
+  if (whole >= 3600 && whole % 3600 == 0) return count(whole / 3600, "hour", "hours");
+  if (whole >= 60 && whole % 60 == 0) return count(whole / 60, "minute", "minutes");
+  return count(whole, "second", "seconds");
 }
 
 }  // namespace
@@ -437,19 +475,26 @@ StreamHealth evaluate_health(const StreamSnapshot& s, const HlsSnapshot* hls, co
             "use a constant frame rate in your encoder");
   }
 
-  if (hls && hls->long_segments_gop + hls->long_segments_gap > 0) {
-    const uint64_t n = hls->long_segments_gop + hls->long_segments_gap;
-    const std::string head = count(n, "segment", "segments") + " ran longer than the " + target_s +
-                             " target (up to " + num(hls->longest_segment_s) + " s) ";
-    if (hls->long_segments_gop >= hls->long_segments_gap) {
-      add("long_segments", Severity::warn,
-          head + "because keyframes were too far apart; set the keyframe interval to " + target_s +
-              " in your encoder");
-    } else {
-      add("long_segments", Severity::warn,
-          head + "because the stream paused for up to " + num(hls->longest_gap_s) +
-              " s; the encoder or its upload stalls: check its CPU load and network");
-    }
+  if (hls && hls->long_segments_gop > 0) {
+    add("long_segments", Severity::warn,
+        count(hls->long_segments_gop, "segment", "segments") + " ran longer than the " + target_s +
+            " target (up to " + num(hls->longest_segment_s) +
+            " s) because keyframes were too far apart; set the keyframe interval to " + target_s +
+            " in your encoder");
+  }
+  if (hls && hls->segments_without_keyframe > 0) {
+    add("split_segments", Severity::warn,
+        count(hls->segments_without_keyframe, "segment was", "segments were") +
+            " cut between keyframes because keyframes came more than " +
+            std::to_string(hls->target_duration_s) +
+            " s apart; players that join there wait for the next one: set a fixed keyframe interval of " +
+            target_s + " in your encoder");
+  }
+  if (hls && hls->pauses > 0) {
+    add("media_pauses", Severity::warn,
+        "the stream paused " + count(hls->pauses, "time", "times") + " (up to " + num(hls->longest_pause_s) +
+            " s), each a discontinuity for viewers; the encoder or its upload stalls: check its CPU load "
+            "and network");
   }
 
   const uint64_t video_frames = s.video_stats.frames;
@@ -469,9 +514,9 @@ StreamHealth evaluate_health(const StreamSnapshot& s, const HlsSnapshot* hls, co
   }
   if (f.reconnects > 0) {
     add("reconnects", Severity::warn,
-        "the encoder reconnected " + count(f.reconnects, "time", "times") +
-            " recently; check its network connection (its log says why it dropped) and its reconnect "
-            "settings");
+        "the encoder reconnected " + count(f.reconnects, "time", "times") + " in " +
+            duration_words(f.reconnect_window_s) +
+            ": check its network (its log says why it dropped) and its reconnect settings");
   }
 
   if (s.live && f.live_s >= t.track_grace_s) {
@@ -484,9 +529,9 @@ StreamHealth evaluate_health(const StreamSnapshot& s, const HlsSnapshot* hls, co
               "output in your encoder, unless this is meant to be a radio stream");
     } else if (s.video_stats.frames > 0 && !video_flows && audio_flows) {
       add("no_video", Severity::bad,
-          "video stopped " + num(f.video_idle_s, 0) +
-              " s ago while audio goes on; check the encoder's video "
-              "source (camera or capture card)");
+          "video stopped " + num(f.video_idle_s, 0) + " s ago while audio goes on" +
+              (hls && hls->video_stalled ? "; viewers get audio only until it returns" : "") +
+              "; check the encoder's video source (camera or capture card)");
     }
     if (s.audio_stats.frames == 0 && video_flows) {
       add("no_audio", Severity::warn,

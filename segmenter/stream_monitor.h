@@ -18,9 +18,11 @@ namespace livegate {
 // How the history and the health facts are sampled.
 struct MonitorConfig {
   std::chrono::milliseconds retention{60000};        // ended streams stay listed this long (hls.retention_s)
+  size_t max_ended = 256;                            // ... and at most this many (hls.max_ended_streams)
   uint32_t target_duration_s = 2;                    // hls.target_duration_s, which keyframes should match
   std::chrono::milliseconds history_interval{2000};  // one history sample per interval
   std::chrono::milliseconds history_span{300000};    // history kept: the charts' five minutes
+  std::chrono::milliseconds reconnect_window{600000};  // reconnects are counted over this long
 };
 
 MonitorConfig monitor_config(const HlsConfig& hls);
@@ -37,6 +39,7 @@ class StreamMonitor final : public StreamSink {
   void on_video_config(const StreamName& name, const VideoConfig& config) override;
   void on_audio_config(const StreamName& name, const AudioConfig& config) override;
   void on_access_unit(const StreamName& name, const AccessUnit& unit) override;
+  void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) override;
   void on_unpublish(const StreamName& name) override;
 
   // Refreshes rates, history and health facts, and forgets ended streams past their retention;
@@ -58,7 +61,7 @@ class StreamMonitor final : public StreamSink {
     StreamSnapshot current;
     Clock::time_point published_at{};
     Clock::time_point ended_at{};
-    std::deque<Clock::time_point> publishes;  // on this key, within the retention time
+    std::deque<Clock::time_point> publishes;  // on this key, within the reconnect window
     uint64_t bytes = 0;                       // this publish's media bytes
     std::deque<RatePoint> rates;              // one per tick over the last few seconds
     RatePoint last_sample;                    // at the last history sample
@@ -96,7 +99,8 @@ const char* to_string(Severity s) noexcept;
 
 struct HealthProblem {
   std::string code;  // keyframe_interval, frame_rate, av_drift, timestamp_jumps, dts_backwards,
-                     // long_segments, dropped_frames, late_frames, reconnects, no_video, no_audio,
+                     // long_segments, split_segments, media_pauses, dropped_frames, late_frames,
+                     // reconnects, no_video, no_audio,
                      // bitrate_spikes
   Severity severity = Severity::warn;
   std::string hint;  // one line a streamer understands, naming the encoder setting to change

@@ -46,7 +46,8 @@ struct HealthFacts {
   uint64_t timestamp_wraps = 0;    // 32-bit RTMP millisecond wraps crossed
   uint64_t dropped_frames = 0;     // video frames missing from the timestamp sequence
   uint64_t late_frames = 0;        // frames that arrived well after their timestamps said
-  uint32_t reconnects = 0;         // republishes on this key within the retention time
+  uint32_t reconnects = 0;         // republishes on this key within reconnect_window_s
+  double reconnect_window_s = 0;
   double live_s = 0;               // since this publish started
   double video_idle_s = 0;         // since the last video frame (or since publish, if none)
   double audio_idle_s = 0;
@@ -60,6 +61,8 @@ struct StreamSnapshot {
   bool live = false;
   PublishInfo publisher;
   int64_t end_unix_ms = 0;  // when it stopped, if not live
+  // Not live but waiting for a publisher to continue it (hls.reconnect_grace_ms) until then; 0 otherwise.
+  int64_t reconnect_deadline_unix_ms = 0;
   std::optional<VideoConfig> video;
   std::optional<AudioConfig> audio;
   Metadata metadata;
@@ -86,11 +89,15 @@ struct HlsSnapshot {
 
   // For stream health and metrics, over the playlist's life (republishes included).
   uint64_t segments_made = 0;
-  uint64_t timestamp_jumps = 0;    // each made a discontinuity
-  uint64_t long_segments_gop = 0;  // longer than the configured target: keyframes too far apart
-  uint64_t long_segments_gap = 0;  // longer than the target: the media paused inside it
-  double longest_segment_s = 0;    // of the long ones
-  double longest_gap_s = 0;        // the largest pause inside a long segment
+  uint64_t timestamp_jumps = 0;            // each made a discontinuity
+  uint64_t long_segments_gop = 0;          // longer than the configured target: keyframes too far apart
+  double longest_segment_s = 0;            // of the long ones
+  uint64_t segments_without_keyframe = 0;  // cut between keyframes: they came later than TARGETDURATION
+  uint64_t segments_cut_for_bytes = 0;     // cut at hls.max_segment_bytes
+  uint64_t pauses = 0;                     // the media paused past TARGETDURATION: a discontinuity each
+  double longest_pause_s = 0;
+  uint64_t video_stalls = 0;   // times video stopped while audio went on (audio-only segments followed)
+  bool video_stalled = false;  // the segments carry audio only now
 
   const Segment* find(std::string_view uri) const {
     for (const Segment& s : segments) {

@@ -38,14 +38,29 @@ class Timeline {
   struct TrackState {
     std::optional<Ticks90k> offset;    // output = input + offset
     std::optional<Ticks90k> last_out;  // last output DTS on this track
+    // Since the offset was set: the first and last input DTS and the frames between, for the frame step.
+    Ticks90k first_in = 0, last_in = 0;
+    uint64_t frames = 0;
+  };
+  // Where video frames fall on the output: their offset and mean frame step.
+  struct Grid {
+    Ticks90k offset = 0;
+    Ticks90k step = 0;
   };
   bool plausible(const TrackState& t, Ticks90k out) const noexcept;
+  std::optional<Grid> video_grid() const noexcept;
+  // A new offset for frames at `dts`: after the last output frame, and a whole number of video frame
+  // steps from the old video offset, so the video cadence carries on.
+  Ticks90k reanchor(Ticks90k dts) const noexcept;
+  void set_offset(TrackState& t, Ticks90k offset) noexcept;
 
   TimelineConfig config_;
   std::array<TrackState, 2> tracks_{};
   std::optional<Ticks90k> last_max_;
+  Ticks90k last_max_pts_ = 0;  // the highest PTS written: a join starts after it too
   std::optional<Ticks90k> anchor_offset_;  // the offset of the most recent (re-)anchoring
   bool rejoining_ = false;                 // the next re-anchoring is a new publisher, not a jump
+  std::optional<Grid> kept_grid_;          // the old publisher's video grid, across rejoin()
 };
 
 }  // namespace livegate

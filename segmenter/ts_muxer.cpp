@@ -228,6 +228,12 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const std::optional<VideoConfig
   if (ret < 0) return fail("create: set mpegts_copyts", ret);
   ret = m->arm_headers();
   if (ret < 0) return fail("create: set mpegts_flags", ret);
+  // A new muxer (a republish, new codecs, a discontinuity) restarts every PID's continuity counter. Its
+  // first packets say so (the adaptation field's discontinuity_indicator): otherwise a demuxer reading
+  // on from the previous segment sees counters skip and drops the frame it was still assembling (FFmpeg
+  // flags the last frames before the join corrupt).
+  ret = av_opt_set(ctx->priv_data, "mpegts_flags", "+initial_discontinuity", 0);
+  if (ret < 0) return fail("create: set mpegts_flags", ret);
   ret = avformat_write_header(ctx, nullptr);
   if (ret < 0) return fail("create: write header", ret);
   return m;

@@ -35,7 +35,7 @@
       const first = document.createElement('td');
       first.append(button);
       const state = cell(String(s.state));
-      state.className = s.state === 'live' ? 'live' : 'ended';
+      state.className = s.state === 'live' || s.state === 'reconnecting' ? s.state : 'ended';
       tr.append(first, cell(resolution(s.video)), cell(fps(s.video)), cell(kbps(s)), state);
       if (name === player.stream) tr.setAttribute('aria-current', 'true');
       tr.addEventListener('click', () => play(name));  // the button's clicks (and Enter) bubble here
@@ -167,6 +167,7 @@
     $('st-buffer').textContent = active ? `${fixed(bufferAhead(), 1)} s` : dash;
     $('st-state').textContent = !active ? dash
       : video.ended || (info && info.state === 'ended') ? 'ended'
+        : info && info.state === 'reconnecting' ? `encoder reconnecting (${fixed(info.reconnect_in_s, 0)} s left)`
         : video.paused ? 'paused' : video.readyState < 3 ? 'buffering' : 'playing';
     const last = player.errors[player.errors.length - 1];
     const detail = document.createElement('small');

@@ -208,13 +208,17 @@
     const name = nameOf(s);
     const status = healthStatus(s);
     const live = s.state === 'live';
-    setBadge(view.stateBadge, 'state', live ? 'live' : 'ended', live ? 'live' : 'ended',
-      live ? 'publishing now' : 'the publisher stopped; kept for the retention time');
+    const state = live || s.state === 'reconnecting' ? s.state : 'ended';
+    setBadge(view.stateBadge, 'state', state, state, {
+      live: 'publishing now',
+      reconnecting: `the publisher went away; the playlist stays open for it ${fmt(s.reconnect_in_s, 0, ' s')} more`,
+      ended: 'the publisher stopped; kept for the retention time',
+    }[state]);
     setBadge(view.healthBadge, 'health', status, status === 'unknown' ? `health ${DASH}` : HEALTH[status],
       status === 'unknown' ? 'health is not reported by this server' : `health: ${HEALTH[status]}`);
     const c = view.cells;
-    c.state.textContent = live ? 'live' : 'ended';
-    c.state.className = live ? 'live' : 'ended';
+    c.state.textContent = state;
+    c.state.className = state;
     const tableBadge = c.health.firstChild || c.health.appendChild(badge('health'));
     setBadge(tableBadge, 'health', status, status === 'unknown' ? DASH : HEALTH[status], view.healthBadge.title);
     c.video.textContent = videoText(s);

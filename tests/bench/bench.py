@@ -272,6 +272,9 @@ class Livegate:
 
     def __init__(self, binary, work, hls_dir=""):
         self.rtmp_port, self.http_port = free_port(), free_port()
+        # /metrics is on the admin listener. Set through the environment, which builds older than the
+        # admin listener ignore (they serve /metrics on the HTTP port): the same script measures both.
+        self.admin_port = free_port()
         config = {
             "log_level": "warn",
             # Limits raised for 500 publishers from one address; everything else is the default.
@@ -283,7 +286,10 @@ class Livegate:
             json.dump(config, f)
         self.proc = Proc(f"livegate-{self.rtmp_port}", [binary, "--config", path, "--bind", "127.0.0.1",
                                                           "--rtmp-port", str(self.rtmp_port),
-                                                          "--http-port", str(self.http_port)], work)
+                                                          "--http-port", str(self.http_port)], work,
+                         env={**os.environ, "LIVEGATE_API_PORT": str(self.admin_port),
+                              # 1,000 simulated players and wrk all come from 127.0.0.1
+                              "LIVEGATE_HTTP_MAX_CONNECTIONS_PER_IP": "100000", "LIVEGATE_HTTP_DRAIN_MS": "0"})
         self.pid = self.proc.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -363,6 +369,9 @@ class Nginx:
         os.makedirs(os.path.join(self.work, "hls"))
         os.makedirs(os.path.join(self.work, "tmp"))
         self.rtmp_port, self.http_port = free_port(), free_port()
+        # /metrics is on the admin listener. Set through the environment, which builds older than the
+        # admin listener ignore (they serve /metrics on the HTTP port): the same script measures both.
+        self.admin_port = free_port()
         self.hls_dir = os.path.join(self.work, "hls")
         conf = os.path.join(self.work, "nginx.conf")
         with open(conf, "w") as f:
@@ -566,18 +575,26 @@ def held_bytes(server):
                 except OSError:  # removed by nginx while walking
                     pass
         return total
-    status, body = http_get(server.http_port, "/metrics")
+    status, body = metrics_page(server)
     for line in body.decode().splitlines() if status == 200 else []:
         if line.startswith("livegate_hls_bytes_held "):
             return float(line.split()[1])
     return None
 
 
+def metrics_page(server):
+    """livegate's /metrics: from the admin listener, or the HTTP port of a build that has none."""
+    try:
+        return http_get(server.admin_port, "/metrics")
+    except OSError:
+        return http_get(server.http_port, "/metrics")
+
+
 def loop_lag(server):
     """livegate's loop-lag histogram from /metrics: {"buckets": {le: count}, "sum": s, "count": n}; None for nginx."""
     if isinstance(server, Nginx):
         return None
-    status, body = http_get(server.http_port, "/metrics")
+    status, body = metrics_page(server)
     h = {"buckets": {}, "sum": 0.0, "count": 0}
     for line in body.decode().splitlines() if status == 200 else []:
         if line.startswith('livegate_loop_lag_seconds_bucket{le="'):

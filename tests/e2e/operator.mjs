@@ -1,7 +1,7 @@
 // Opens the operator view in Debian's headless Chromium, waits until every given stream is listed with a
 // bitrate chart of at least MIN_POINTS points, saves a full-page screenshot and prints one JSON line of
 // what the page shows. (Frame rate and keyframe interval need longer to be measured, so are not waited for.) Usage: node operator.mjs URL SCREENSHOT APP/KEY[,APP/KEY...] [MIN_POINTS] [TIMEOUT_S]
-import { chromium } from 'playwright-core';
+import { keepConsole, launch } from './browser.mjs';
 
 const [url, screenshot, names, minPoints = '2', timeout = '30'] = process.argv.slice(2);
 if (!url || !screenshot || !names) {
@@ -10,12 +10,7 @@ if (!url || !screenshot || !names) {
 }
 const wanted = names.split(',');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 const console_ = [];
 const requests = [];
 let page;
@@ -54,8 +49,7 @@ const read = () => page.evaluate(() => {
 
 try {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (m) => console_.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => console_.push(`pageerror: ${e.message}`));
+  keepConsole(page, console_);
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(url, { waitUntil: 'load', timeout: 15000 });
   await page.waitForFunction(([names, min]) => {

@@ -1,6 +1,6 @@
 // Opens the player page in Debian's headless Chromium, waits until the video has played a while,
 // saves a screenshot and prints one JSON line. Usage: node play.mjs URL SCREENSHOT [MIN_ADVANCE_S] [TIMEOUT_S]
-import { chromium } from 'playwright-core';
+import { keepConsole, launch } from './browser.mjs';
 
 const [url, screenshot, minAdvance = '6', timeout = '40'] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -8,12 +8,7 @@ if (!url || !screenshot) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch({ autoplay: true });
 const state = () => page.evaluate(() => {
   const p = window.livegatePlayer;
   if (!p) return null;
@@ -25,8 +20,7 @@ let page;
 let result = { url };
 try {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('console', (m) => console_.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => console_.push(`pageerror: ${e.message}`));
+  keepConsole(page, console_);
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });  // 'load' waits for the video's first frame
   // The start is taken once playback has begun, so the advance measures playing, not loading.
   await page.waitForFunction(() => window.livegatePlayer && window.livegatePlayer.video.currentTime > 0,

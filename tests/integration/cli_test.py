@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import time
 import subprocess
 import unittest
 
@@ -58,6 +59,60 @@ class Cli(unittest.TestCase):
                 lg = harness.Livegate()
                 self.assertEqual(lg.stop(sig), 0)
                 self.assertIn("stopped", lg.log_text())
+
+    def test_playlists_end_and_http_drains_before_exit(self):
+        """SIGTERM: the playlist gets EXT-X-ENDLIST at once, HTTP serves it and its last segment for
+        http.drain_ms, then livegate exits 0. A second signal ends the drain early."""
+        drain_s = 8  # long enough for the checks below to be done inside it on a slow build
+        for second_signal in (False, True):
+            lg = harness.Livegate(config={"http": {"drain_ms": drain_s * 1000}})
+            media = harness.test_media(6, 320, 240, 30, gop_s=1)
+            proc = harness.ffmpeg_publish(media, lg.rtmp_url("drain"), realtime=True, loop=True)
+            try:
+                lg.wait_for(lambda: lg.get("/live/drain/index.m3u8")[1].count(b"#EXTINF") >= 2, 30, "segments")
+                started = time.monotonic()
+                lg.proc.send_signal(signal.SIGTERM)
+                body = lg.wait_for(lambda: (lambda b: b if b.endswith(b"#EXT-X-ENDLIST\n") else None)(
+                    lg.get("/live/drain/index.m3u8")[1]), drain_s, "EXT-X-ENDLIST during the drain")
+                last = [l for l in body.decode().splitlines() if l.endswith(".ts")][-1]
+                status, segment = lg.get(f"/live/drain/{last}")
+                self.assertEqual(status, 200, "the last segment is served during the drain")
+                self.assertGreater(len(segment), 0)
+                self.assertIsNone(lg.proc.poll(), "livegate exited before the drain ended")
+                if second_signal:
+                    lg.proc.send_signal(signal.SIGINT)
+                self.assertEqual(lg.proc.wait(drain_s + harness.WAIT_S), 0)
+                took = time.monotonic() - started
+                print(f"\nexit {took:.2f} s after SIGTERM (drain {drain_s} s, second signal: {second_signal})")
+                if second_signal:
+                    self.assertLess(took, drain_s - 2, "the second signal did not end the drain")
+                else:
+                    self.assertGreaterEqual(took, drain_s - 0.1)
+            finally:
+                proc.kill()
+                proc.wait()
+                lg.stop()
+
+    def test_the_readme_defaults_are_a_valid_config(self):
+        """The README's configuration block is what livegate accepts, and its table names every key."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+            readme = f.read()
+        section = readme[readme.index("## Configuration"):]
+        block = section[section.index("```json") + 7:section.index("```", section.index("```json") + 7)]
+        defaults = json.loads(block)
+        keys = []
+        for k, v in defaults.items():
+            keys += [f"{k}.{sub}" for sub in v] if isinstance(v, dict) else [k]
+        table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+        for key in keys:
+            self.assertIn(f"`{key}`", table, f"{key} is not in the README's table")
+        path = os.path.join(harness.WORK, "readme-defaults.json")
+        defaults["rtmp_port"] = defaults["http_port"] = 0
+        defaults["api"]["port"] = 0
+        with open(path, "w") as f:
+            json.dump(defaults, f)
+        lg = harness.Livegate("--config", path)
+        self.assertEqual(lg.stop(), 0)
 
     def test_heap_asks_for_huge_pages_once(self):
         with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:

@@ -114,7 +114,9 @@ def ffprobe_json(path, *args):
 def check_segment(path, expect_video=True, expect_audio=True):
     """ffprobe reads the segment without errors, finds the expected streams, and (for video) the first
     frame is a keyframe. Returns the probe of its packets."""
-    code, probe, err = ffprobe_json(path, "-show_streams", "-show_packets")
+    # Read as MPEG-TS, which a segment is by contract: a segment of one audio frame (the last one of a
+    # stream may be that short) is too little for ffprobe's guess, which takes it for MPEG-PS.
+    code, probe, err = ffprobe_json(path, "-f", "mpegts", "-show_streams", "-show_packets")
     assert code == 0 and not err.strip(), f"ffprobe errors on {path}: {err}"
     types = sorted(s["codec_type"] for s in probe["streams"])
     expected = sorted((["video"] if expect_video else []) + (["audio"] if expect_audio else []))
@@ -123,7 +125,8 @@ def check_segment(path, expect_video=True, expect_audio=True):
         video_index = next(s["index"] for s in probe["streams"] if s["codec_type"] == "video")
         first = next(p for p in probe["packets"] if p["stream_index"] == video_index)
         assert "K" in first["flags"], f"{path} does not start with a keyframe"
-        code, frames, err = ffprobe_json(path, "-select_streams", "v", "-show_frames", "-read_intervals", "%+#1")
+        code, frames, err = ffprobe_json(path, "-f", "mpegts", "-select_streams", "v", "-show_frames",
+                                         "-read_intervals", "%+#1")
         assert frames["frames"][0]["pict_type"] == "I" and frames["frames"][0]["key_frame"] == 1
     with open(path, "rb") as f:
         data = f.read()

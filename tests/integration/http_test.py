@@ -7,6 +7,7 @@ import subprocess
 import unittest
 
 import harness
+import rtmp_client
 import hls_check
 
 
@@ -49,9 +50,8 @@ class Http(unittest.TestCase):
         media = harness.test_media(4, 640, 360, 30, gop_s=1)
         proc = harness.ffmpeg_publish(media, cls.lg.rtmp_url("web"), realtime=False)
         proc.communicate(timeout=60)
-        cls.lg.wait_for(lambda: (cls.lg.get("/live/web/index.m3u8")[1] or b"").endswith(b"#EXT-X-ENDLIST\n"), 10,
-                        "the test stream")
-        cls.playlist = hls_check.Playlist(cls.lg.get("/live/web/index.m3u8")[1].decode())
+        cls.playlist = hls_check.Playlist(cls.lg.wait_playlist_ended("web"))
+        cls.lg.wait_stream_ended("web")  # and the API's final word on it, for test_api
         cls.segment = f"/live/web/{cls.playlist.segments[0]['uri']}"
 
     @classmethod
@@ -124,15 +124,20 @@ class Http(unittest.TestCase):
         status, _, body = curl(self.lg, "/api/streams/live/web")
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body)["key"], "web")
+        # Where the publisher is: for operators only (the admin listener, or the api.token).
+        self.assertNotIn("address", web["publisher"])
+        self.assertTrue(self.lg.stream("web", admin=True)["publisher"]["address"].startswith("127.0.0.1:"))
         status, h, _ = curl(self.lg, "/api/streams/live/nosuch")
         self.assertEqual(status, 404)
         self.assertEqual(h["content-type"], "application/json")
 
     def test_health_metrics_and_page(self):
         self.assertEqual(curl(self.lg, "/healthz")[0], 200)
+        # /metrics is for operators: refused on the public listener, served on the admin listener.
         status, h, body = curl(self.lg, "/metrics")
-        self.assertEqual(status, 200)
-        self.assertIn(b"livegate_streams_live ", body)
+        self.assertEqual(status, 403)
+        self.assertNotIn(b"livegate_", body)
+        self.assertIn("livegate_streams_live ", self.lg.metrics())
         status, h, body = curl(self.lg, "/")
         self.assertEqual(status, 200)
         self.assertTrue(h["content-type"].startswith("text/html"))
@@ -174,8 +179,37 @@ class Http(unittest.TestCase):
         status, h, _ = curl(self.lg, "/live/web/index.m3u8", "-X", "DELETE")
         self.assertEqual(status, 405)
         self.assertIn("GET", h["allow"])
+        # Two Content-Length (or Host) headers could be read differently by a proxy in front: 400.
+        for dup in (b"Content-Length: 0\r\nContent-Length: 0\r\n", b"Content-Length: 0\r\nContent-Length: 7\r\n",
+                    b"Host: y\r\n"):
+            reply = raw_request(self.lg, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + dup + b"\r\n")
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400 "), reply[:100])
         # The server still answers afterwards.
         self.assertEqual(curl(self.lg, "/healthz")[0], 200)
+
+
+class ApiToken(unittest.TestCase):
+    def test_the_token_opens_the_operators_routes_on_the_public_port(self):
+        token = "0123456789abcdef-operators"
+        lg = harness.Livegate(config={"api": {"token": token, "port": 0}})  # no admin listener at all
+        try:
+            rtmp_client.publish_flv(harness.test_media(3, 320, 240, 30, gop_s=1), "127.0.0.1", lg.rtmp_port,
+                                    "live", "tok")
+            lg.wait_stream_ended("tok")  # what the API says below is then settled
+            self.assertEqual(lg.get("/metrics")[0], 401)
+            self.assertEqual(lg.get("/metrics", headers={"Authorization": "Bearer wrong-token-of-same-len"})[0], 401)
+            self.assertEqual(lg.get("/metrics", headers={"Authorization": token})[0], 401)
+            status, body = lg.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            self.assertEqual(status, 200)
+            self.assertIn(b"livegate_streams_live", body)
+            status, body = lg.get("/api/streams/live/tok", headers={"Authorization": f"Bearer {token}"})
+            self.assertTrue(json.loads(body)["publisher"]["address"].startswith("127.0.0.1:"))
+            self.assertNotIn("address", lg.stream("tok")["publisher"])
+            # The startup lines are all written once the last of them ("ready") is.
+            lg.wait_log(" ready: ")
+            self.assertNotIn("admin listener", lg.log_all(), "api.port 0 opens no admin listener")
+        finally:
+            self.assertEqual(lg.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,8 @@ def amf0_encode(*values):
             out += bytes([1, int(v)])
         elif isinstance(v, (int, float)):
             out += struct.pack(">Bd", 0, float(v))
-        elif isinstance(v, str):
-            b = v.encode()
+        elif isinstance(v, (str, bytes)):  # bytes: sent as they are, UTF-8 or not (hostile clients)
+            b = v.encode() if isinstance(v, str) else v
             out += (struct.pack(">BH", 2, len(b)) if len(b) <= 0xFFFF else struct.pack(">BI", 12, len(b))) + b
         elif isinstance(v, dict):
             out += struct.pack(">BI", 8, len(v)) if isinstance(v, EcmaArray) else b"\x03"

@@ -349,18 +349,10 @@ TEST_CASE("avc config: real avcC records from x264") {
   }
 }
 
-TEST_CASE("avc config: avcC parameter sets and the Annex B prefix") {
+TEST_CASE("avc config: avcC parameter sets") {
   const VideoConfig config = must_parse(kReal[0].avcc);
   CHECK(config.sps[0] == hex("674d401feca02802dd8088000003000800000301e078c18cb0"));
   CHECK(config.pps[0] == hex("68ebe3cb20"));
-  CHECK(avcc_to_annexb_parameter_sets(config) ==
-        hex("00000001 674d401feca02802dd8088000003000800000301e078c18cb0 00000001 68ebe3cb20"));
-
-  VideoConfig two;
-  two.sps = {hex("6742"), hex("6743")};
-  two.pps = {hex("68ce")};
-  CHECK(avcc_to_annexb_parameter_sets(two) == hex("00000001 6742 00000001 6743 00000001 68ce"));
-  CHECK(avcc_to_annexb_parameter_sets(VideoConfig{}).empty());
 }
 
 TEST_CASE("avc config: avcC with several parameter sets, 1- and 2-byte lengths, no PPS") {

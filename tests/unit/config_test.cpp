@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -153,15 +153,12 @@ TEST_CASE("config: every kind of value from the environment") {
 }
 
 TEST_CASE("config: a bad environment value is an error naming the variable") {
-  const std::vector<std::pair<std::string, std::string>> bad = {{"LIVEGATE_RTMP_PORT", "70000"},
-                                                                {"LIVEGATE_RTMP_PORT", "12ab"},
-                                                                {"LIVEGATE_RTMP_PORT", "-1"},
-                                                                {"LIVEGATE_HTTP_PORT", ""},
-                                                                {"LIVEGATE_LOG_LEVEL", "loud"},
-                                                                {"LIVEGATE_RTMP_APPS", ""},
-                                                                {"LIVEGATE_RTMP_APPS", "live,../x"},
-                                                                {"LIVEGATE_AUTH_KEYS", "a,,b"},
-                                                                {"LIVEGATE_AUTH_ON_PUBLISH", "ftp://x"}};
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"LIVEGATE_RTMP_PORT", "70000"},        {"LIVEGATE_RTMP_PORT", "12ab"},
+      {"LIVEGATE_RTMP_PORT", "-1"},           {"LIVEGATE_HTTP_PORT", ""},
+      {"LIVEGATE_LOG_LEVEL", "loud"},         {"LIVEGATE_RTMP_APPS", ""},
+      {"LIVEGATE_RTMP_APPS", "live,../x"},    {"LIVEGATE_AUTH_KEYS", "a,,b"},
+      {"LIVEGATE_AUTH_ON_PUBLISH", "ftp://x"}};
   for (const auto& entry : bad) {
     // Named copies: clang cannot capture structured bindings in CAPTURE's lambda.
     const std::string& name = entry.first;
@@ -197,4 +194,52 @@ TEST_CASE("config: process_environment() copies the variables of this process") 
   const Environment env = process_environment();
   CHECK(env.contains("PATH") == (std::getenv("PATH") != nullptr));
   if (const char* path = std::getenv("PATH")) CHECK(env.at("PATH") == path);
+}
+
+TEST_CASE("config: the round-2 limits have their documented defaults and ranges") {
+  auto cl = parse({});
+  REQUIRE(cl.ok());
+  const Config& c = cl->config;
+  CHECK(c.log_queue_lines == 10000);
+  CHECK(c.hls.max_segment_duration_s == 10);
+  CHECK(c.hls.max_segment_bytes == 32u << 20);
+  CHECK(c.hls.video_stall_ms == 4000);
+  CHECK(c.hls.max_ended_streams == 256);
+  CHECK(c.hls.max_ended_bytes == 512u << 20);
+  CHECK(c.http.max_connections_per_ip == 1000);
+  CHECK(c.http.drain_ms == 3000);
+  CHECK(c.api.bind == "127.0.0.1");
+  CHECK(c.api.port == 8081);
+  CHECK(c.api.token.empty());
+
+  Config ok;
+  CHECK(
+      apply_config_json(R"({"api": {"token": "0123456789abcdef", "port": 0}, "http": {"drain_ms": 0}})", ok));
+  CHECK(ok.api.port == 0);
+  for (const char* bad :
+       {R"({"api": {"token": "short"}})", R"({"api": {"token": "has a space in it, long"}})",
+        R"({"hls": {"target_duration_s": 6, "max_segment_duration_s": 4}})",
+        R"({"hls": {"max_segment_bytes": 1000}})", R"({"log_queue_lines": 1})",
+        R"({"http": {"max_connections_per_ip": 0}})"}) {
+    CAPTURE(bad);
+    Config c2;
+    CHECK_FALSE(apply_config_json(bad, c2));
+  }
+}
+
+TEST_CASE("config: continuity settings have their documented defaults and ranges") {
+  auto cl = parse({});
+  REQUIRE(cl.ok());
+  CHECK(cl->config.hls.reconnect_grace_ms == 10000);
+  CHECK(cl->config.rtmp.timestamp_wrap_tolerance_ms == 10000);
+  Config c;
+  CHECK(apply_config_json(R"({"hls": {"reconnect_grace_ms": 0}, "rtmp": {"timestamp_wrap_tolerance_ms": 0}})", c));
+  CHECK(c.hls.reconnect_grace_ms == 0);
+  CHECK(c.rtmp.timestamp_wrap_tolerance_ms == 0);
+  for (const char* bad : {R"({"hls": {"reconnect_grace_ms": 3600001}})", R"({"hls": {"reconnect_grace_ms": -1}})",
+                          R"({"rtmp": {"timestamp_wrap_tolerance_ms": 600001}})"}) {
+    CAPTURE(bad);
+    Config c2;
+    CHECK_FALSE(apply_config_json(bad, c2));
+  }
 }

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "ingest/avc_config.h"
@@ -51,16 +53,16 @@ HlsConfig window_config(uint32_t window, uint32_t grace) {
 }
 
 struct Feed {
-  explicit Feed(uint32_t window = 100, uint32_t grace = 0)
-      : config(window_config(window, grace)),
-        hls(config, "test", "t", [] { return int64_t{1'700'000'000'000}; }) {}
+  explicit Feed(uint32_t window = 100, uint32_t grace = 0) : Feed(window_config(window, grace)) {}
+  explicit Feed(const HlsConfig& c)
+      : config(c), hls(config, "test", "t", [] { return int64_t{1'700'000'000'000}; }) {}
   HlsConfig config;
   HlsStream hls;
   Ticks90k video_next = 0, audio_next = 0;
 
   // Interleaves video (30 fps, a keyframe every `gop_s`) and AAC frames up to `seconds` of media.
   void run(double seconds, double gop_s, bool video = true, bool audio = true, Ticks90k base = 0) {
-    const Ticks90k end = video_next + Ticks90k(seconds * 90000);
+    const Ticks90k end = (video ? video_next : audio_next) + Ticks90k(seconds * 90000);
     while ((video && video_next < end) || (audio && audio_next < end)) {
       const bool pick_video = video && (!audio || video_next <= audio_next);
       if (pick_video) {
@@ -101,7 +103,6 @@ TEST_CASE("hls stream: segments are cut at the first keyframe once the target du
     REQUIRE(d.size() == size_t(40 / c.expect_segment));
     for (size_t i = 0; i < d.size(); ++i) CHECK(d[i] == doctest::Approx(c.expect_segment).epsilon(0.001));
     CHECK(f.hls.target_duration() == c.expect_target);
-    CHECK(f.hls.segments_over_target() == 0);  // the first segment fixed the target: no later surprise
     const std::string& text = f.hls.snapshot()->playlist;
     CHECK(text.find("#EXT-X-TARGETDURATION:" + std::to_string(c.expect_target) + "\n") != std::string::npos);
     CHECK(text.find("#EXT-X-ENDLIST") != std::string::npos);
@@ -187,6 +188,94 @@ TEST_CASE("hls stream: republish continues the playlist with one discontinuity")
   }
 }
 
+TEST_CASE("hls stream: an interrupted stream lists its open segment, stays open, and continues with one "
+          "discontinuity") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(5, 2);  // two whole segments and one second of a third
+  REQUIRE(f.hls.snapshot()->segments.size() == 2);
+  f.hls.interrupt();
+  CHECK(f.hls.interrupted());
+  CHECK_FALSE(f.hls.ended());
+  const auto during = f.hls.snapshot();
+  REQUIRE(during->segments.size() == 3);  // the open second was closed and listed
+  CHECK(during->segments[2].duration_s == doctest::Approx(1.0).epsilon(0.05));
+  CHECK_FALSE(during->ended);
+  CHECK(during->playlist.find("#EXT-X-ENDLIST") == std::string::npos);
+  CHECK(during->playlist.find("t-2.ts") != std::string::npos);
+  f.hls.access_unit(frame(Track::video, 0, true));  // nothing is taken while no publisher is there
+  CHECK(f.hls.snapshot() == during);
+
+  f.hls.start();  // the publisher is back, its clock at 0 again
+  f.video_next = f.audio_next = 0;
+  f.run(6, 2);
+  f.hls.interrupt();
+  f.hls.end();  // the grace ran out: now the playlist ends
+  const auto after = f.hls.snapshot();
+  CHECK(after->ended);
+  CHECK(after->playlist.find("#EXT-X-ENDLIST") != std::string::npos);
+  const auto& segs = after->segments;
+  REQUIRE(segs.size() == 6);
+  size_t discontinuities = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    CHECK(segs[i].seq == i);
+    CHECK(segs[i].uri == "t-" + std::to_string(i) + ".ts");
+    discontinuities += segs[i].discontinuity;
+  }
+  CHECK(discontinuities == 1);
+  CHECK(segs[3].discontinuity);
+  CHECK(after->target_duration_s == 2);
+}
+
+TEST_CASE("hls stream: an encoder that resets its clock to 0 mid-stream gets one discontinuity") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(60, 2, true, true, Ticks90k{3600} * 90000);  // an hour in
+  const size_t before = f.hls.snapshot()->segments.size();
+  f.video_next = f.audio_next = 0;  // same connection, timestamps from 0
+  f.run(6, 2);
+  f.hls.end();
+  const auto& segs = f.hls.snapshot()->segments;
+  REQUIRE(segs.size() > before + 2);
+  // The segment open at the reset is closed there; the next one starts with the discontinuity.
+  for (size_t i = 0; i < segs.size(); ++i) {
+    CAPTURE(i);
+    CHECK(segs[i].discontinuity == (i == before + 1));
+    CHECK(rounded_duration(segs[i].duration_s) <= 2);
+  }
+  CHECK(f.hls.snapshot()->timestamp_jumps == 1);
+}
+
+TEST_CASE("hls stream: audio running well ahead of video still lets keyframes cut every segment") {
+  for (const Ticks90k lead : {Ticks90k{0}, Ticks90k{63000}, Ticks90k{135000}}) {  // 0, 0.7 s, 1.5 s
+    CAPTURE(lead);
+    Feed f;
+    f.hls.start();
+    f.hls.video_config(video_config());
+    f.hls.audio_config(aac_config());
+    Ticks90k v = 0, a = lead;
+    while (v < 20 * 90000) {  // interleaved by capture time, as an encoder sends them
+      if (v <= a - lead) {
+        f.hls.access_unit(frame(Track::video, v, v % (2 * 90000) == 0));
+        v += 3000;
+      } else {
+        f.hls.access_unit(frame(Track::audio, a, true));
+        a += 1920;
+      }
+    }
+    f.hls.end();
+    const auto snap = f.hls.snapshot();
+    CHECK(snap->segments_without_keyframe == 0);
+    CHECK(snap->target_duration_s == 2);
+    for (const Segment& seg : snap->segments) CHECK(seg.duration_s == doctest::Approx(2.0));
+    CHECK(snap->segments.size() == 10);
+  }
+}
+
 TEST_CASE("hls stream: input past the 32-bit millisecond wrap needs no discontinuity") {
   Feed f;
   f.hls.start();
@@ -211,4 +300,137 @@ TEST_CASE("hls stream: memory held is the window plus grace") {
   size_t bytes = 0;
   for (const Segment& s : f.hls.snapshot()->segments) bytes += s.bytes->size();
   CHECK(f.hls.bytes_held() == bytes);
+}
+
+namespace {
+
+// Every listed segment rounds to at most EXT-X-TARGETDURATION (RFC 8216 4.3.3.1), and the playlist says one.
+void check_target_rule(const HlsStream& h) {
+  const std::string& text = h.snapshot()->playlist;
+  const size_t at = text.find("#EXT-X-TARGETDURATION:");
+  REQUIRE(at != std::string::npos);
+  const uint32_t target = static_cast<uint32_t>(std::stoul(text.substr(at + 22)));
+  CHECK(target == h.target_duration());
+  for (const Segment& s : h.snapshot()->segments) {
+    CAPTURE(s.seq);
+    CHECK(rounded_duration(s.duration_s) <= target);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hls stream: a keyframe a frame or two short of the target still cuts") {
+  // GStreamer's flvmux clamps the first (negative) DTS to 0: the keyframes of an exact 2 s GOP then come
+  // at 0 and 1.933 s, and the next at 3.933 s.
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.access_unit(frame(Track::video, 0, true));
+  for (Ticks90k t = 6000; t < 90 * 10000; t += 3000)
+    f.hls.access_unit(frame(Track::video, t, (t - 174000) % 180000 == 0));
+  f.hls.end();
+  const auto d = durations(f.hls);
+  REQUIRE(d.size() >= 4);
+  CHECK(d[0] == doctest::Approx(1.9333).epsilon(0.001));
+  CHECK(d[1] == doctest::Approx(2.0));
+  CHECK(f.hls.target_duration() == 2);
+  check_target_rule(f.hls);
+}
+
+TEST_CASE("hls stream: TARGETDURATION stays fixed when a republish brings a longer GOP") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(10, 2);
+  f.hls.end();
+  CHECK(f.hls.target_duration() == 2);
+  f.hls.start();
+  f.video_next = f.audio_next = 0;
+  f.run(40, 8);  // the encoder comes back with keyframes every 8 s
+  f.hls.end();
+  CHECK(f.hls.target_duration() == 2);
+  check_target_rule(f.hls);
+  const auto snap = f.hls.snapshot();
+  // 40 s of 8 s GOPs cut at 2 s: three of every four segments start between keyframes.
+  CHECK(snap->segments_without_keyframe == 15);
+  CHECK(snap->long_segments_gop == 0);
+  CHECK(snap->segments.size() == 25);
+  int discontinuities = 0;
+  for (const Segment& s : snap->segments) discontinuities += s.discontinuity;
+  CHECK(discontinuities == 1);  // the republish; a cut between keyframes continues the same stream
+}
+
+TEST_CASE(
+    "hls stream: keyframes further apart than the longest segment are cut at hls.max_segment_duration_s") {
+  HlsConfig c;
+  c.max_segment_duration_s = 6;
+  Feed f(c);
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(60, 20);
+  f.hls.end();
+  CHECK(f.hls.target_duration() == 6);
+  check_target_rule(f.hls);
+  CHECK(f.hls.snapshot()->segments_without_keyframe > 0);
+}
+
+TEST_CASE("hls stream: when video stops and audio goes on, segments go on with audio alone") {
+  HlsConfig c = window_config(6, 7);
+  c.video_stall_ms = 3000;
+  Feed f(c);
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(10, 2);
+  const uint64_t made_before = f.hls.snapshot()->segments_made;
+  size_t most_held = 0;
+  // Ten minutes of audio without a single video frame: the playlist advances, memory stays flat.
+  for (int i = 0; i < 300; ++i) {
+    f.run(2, 0, /*video=*/false, /*audio=*/true);
+    most_held = std::max(most_held, f.hls.bytes_held());
+  }
+  auto snap = f.hls.snapshot();
+  CHECK(snap->video_stalled);
+  CHECK(snap->video_stalls == 1);
+  CHECK(snap->segments_made >= made_before + 295);
+  CHECK(snap->segments.size() == 13);  // window + grace, nothing more
+  CHECK(most_held < 13 * 64 * 1024);   // a few kilobytes per audio segment, not a growing one
+  check_target_rule(f.hls);
+  // The video comes back (at a keyframe: the feed's frame index restarts a GOP every 2 s).
+  f.video_next = f.audio_next;
+  f.video_next -= f.video_next % 180000;
+  f.audio_next = f.video_next;
+  f.run(10, 2);
+  f.hls.end();
+  snap = f.hls.snapshot();
+  CHECK_FALSE(snap->video_stalled);
+  check_target_rule(f.hls);
+  // Discontinuities where the tracks changed: video gone, video back.
+  int discontinuities = 0;
+  for (const Segment& s : snap->segments) discontinuities += s.discontinuity;
+  CHECK(discontinuities >= 1);
+  CHECK(snap->segments.back().discontinuity == false);
+}
+
+TEST_CASE("hls stream: a segment is cut at hls.max_segment_bytes") {
+  HlsConfig c;
+  c.max_segment_bytes = 1 << 20;
+  Feed f(c);
+  f.hls.start();
+  f.hls.video_config(video_config());
+  std::vector<uint8_t> big(4 + 200000, 0x88);
+  big[0] = 0, big[1] = 0x03, big[2] = 0x0d, big[3] = 0x40;  // one NAL unit of 200,000 bytes
+  for (int i = 0; i < 60; ++i) {
+    AccessUnit u = frame(Track::video, Ticks90k{i} * 3000, i == 0);
+    big[4] = i == 0 ? 0x65 : 0x41;
+    u.data = std::make_shared<const std::vector<uint8_t>>(big);
+    f.hls.access_unit(u);
+  }
+  f.hls.end();
+  const auto snap = f.hls.snapshot();
+  CHECK(snap->segments_cut_for_bytes >= 10);
+  for (const Segment& s : snap->segments) CHECK(s.bytes->size() <= (1u << 20) + 200000);
+  check_target_rule(f.hls);
 }

@@ -24,6 +24,9 @@ struct RecordingSink final : StreamSink {
     events.push_back("audio " + std::to_string(c.sample_rate));
   }
   void on_access_unit(const StreamName&, const AccessUnit& u) override { units.push_back(u); }
+  void on_interrupt(const StreamName& n, std::chrono::milliseconds grace) override {
+    events.push_back("interrupt " + n.path() + " " + std::to_string(grace.count()));
+  }
   void on_unpublish(const StreamName& n) override { events.push_back("unpublish " + n.path()); }
 };
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 using namespace livegate;
 
@@ -27,7 +28,8 @@ struct Fixture {
   std::shared_ptr<const std::vector<uint8_t>> bytes = std::make_shared<const std::vector<uint8_t>>(376, 0x47);
 
   Fixture() {
-    const auto dir = std::filesystem::temp_directory_path() / ("livegate-router-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("livegate-router-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     std::ofstream(dir / "index.html") << "<video></video>";
     files = StaticFiles::load(dir.string());
@@ -44,9 +46,14 @@ struct Fixture {
     auto snap = std::make_shared<StreamSnapshot>();
     snap->name = StreamName{"live", "cam"};
     snap->live = true;
+    snap->publisher.peer = "192.0.2.7:40000";
+    snap->publisher.encoder = "obs-output module (libobs version 30.0.0)";
     store.put(snap);
   }
-  HttpResponse handle(const HttpRequest& r) const { return Router(store, files, metrics).handle(r); }
+  static constexpr Caller kOperator{true, false};
+  HttpResponse handle(const HttpRequest& r, Caller c = kOperator) const {
+    return Router(store, files, metrics).handle(r, c);
+  }
 };
 
 }  // namespace
@@ -71,10 +78,10 @@ TEST_CASE_FIXTURE(Fixture, "playlists and segments are served from the snapshot 
 }
 
 TEST_CASE_FIXTURE(Fixture, "unknown streams, segments and malformed names are 404 with a short max-age") {
-  for (const char* path : {"/live/other/index.m3u8", "/live/cam/abcx1-8.ts", "/live/cam/../cam/index.m3u8",
-                           "/live/cam/abc-x.ts", "/live/cam/-1.ts", "/live/c%61m/index.m3u8", "/live/cam/index.m3u8/",
-                           "/live//index.m3u8", "//cam/index.m3u8", "/a/b/c/d/e/f/g", "/live/cam/abcx1-7.ts.ts",
-                           "/api/streams/live", "/nothing"}) {
+  for (const char* path :
+       {"/live/other/index.m3u8", "/live/cam/abcx1-8.ts", "/live/cam/../cam/index.m3u8", "/live/cam/abc-x.ts",
+        "/live/cam/-1.ts", "/live/c%61m/index.m3u8", "/live/cam/index.m3u8/", "/live//index.m3u8",
+        "//cam/index.m3u8", "/a/b/c/d/e/f/g", "/live/cam/abcx1-7.ts.ts", "/api/streams/live", "/nothing"}) {
     CAPTURE(path);
     const HttpResponse r = handle(get(path));
     CHECK(r.status == 404);
@@ -95,6 +102,7 @@ TEST_CASE_FIXTURE(Fixture, "the API, health, metrics and page routes") {
   metrics.counter("livegate_test_total", "A test counter.").fetch_add(3);
   r = handle(get("/metrics"));
   CHECK(r.body.find("livegate_test_total 3\n") != std::string_view::npos);
+  CHECK(r.cache_control == "no-cache");
   r = handle(get("/"));
   CHECK(r.status == 200);
   CHECK(r.body == "<video></video>");
@@ -111,4 +119,44 @@ TEST_CASE_FIXTURE(Fixture, "methods: preflight for every route, 405 for anything
     REQUIRE(r.headers.size() == 1);
     CHECK(r.headers[0].first == "Allow");
   }
+}
+
+TEST_CASE_FIXTURE(Fixture, "viewers get no publisher addresses and no metrics; operators get both") {
+  const Caller viewer{false, false}, viewer_with_token_listener{false, true};
+  for (const char* path : {"/api/streams", "/api/streams/live/cam"}) {
+    CAPTURE(path);
+    const HttpResponse pub = handle(get(path), viewer);
+    CHECK(pub.status == 200);
+    CHECK(pub.body.find("192.0.2.7") == std::string_view::npos);
+    CHECK(pub.body.find("libobs") != std::string_view::npos);  // the encoder's name is not a secret
+    CHECK(handle(get(path)).body.find("\"address\": \"192.0.2.7:40000\"") != std::string_view::npos);
+  }
+  HttpResponse r = handle(get("/metrics"), viewer);
+  CHECK(r.status == 403);
+  CHECK(r.body.find("livegate_") == std::string_view::npos);
+  r = handle(get("/metrics"), viewer_with_token_listener);
+  CHECK(r.status == 401);
+  REQUIRE(r.headers.size() == 1);
+  CHECK(r.headers[0].first == "WWW-Authenticate");
+  CHECK(handle(get("/metrics")).status == 200);
+  // HLS and the pages are for everyone.
+  CHECK(handle(get("/live/cam/index.m3u8"), viewer).status == 200);
+  CHECK(handle(get("/"), viewer).status == 200);
+}
+
+TEST_CASE("the API answers valid JSON whatever bytes a publisher sent") {
+  StreamStore store;
+  Metrics metrics;
+  StaticFiles files;
+  auto snap = std::make_shared<StreamSnapshot>();
+  snap->name = StreamName{"live", "x"};
+  snap->live = true;
+  // Strings as a hostile encoder could send them, had ingest not cleaned them: the dump must not throw.
+  snap->publisher.encoder = std::string("FMLE\xff\xfe/3.0\xc3");
+  snap->metadata = {{"title\xed\xa0\x80", "caf\xe9"}, {"encoder", "\x80\x80"}};
+  store.put(snap);
+  const HttpResponse r = Router(store, files, metrics).handle(get("/api/streams"), Caller{true, false});
+  CHECK(r.status == 200);
+  const auto j = nlohmann::json::parse(r.body);  // throws on invalid UTF-8 in the body
+  CHECK(j["streams"][0]["publisher"]["encoder"] == "FMLE\xef\xbf\xbd\xef\xbf\xbd/3.0\xef\xbf\xbd");
 }

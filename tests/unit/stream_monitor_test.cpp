@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "ingest/avc_config.h"
 #include "segmenter/hls_stream.h"
+#include "segmenter/playlist.h"
 #include "test_bytes.h"
 
 using namespace livegate;
@@ -274,20 +276,39 @@ TEST_CASE("stream health: 32-bit timestamp wraps are counted") {
   CHECK(codes(r.health()).empty());  // a wrap is handled, not a problem
 }
 
-TEST_CASE("stream health: reconnects within the retention time, and history kept across them") {
+TEST_CASE("stream health: reconnects are counted over ten minutes, and history is kept across them") {
   Rig r;
   r.start();
   r.play({.seconds = 6});
   const size_t samples = r.snapshot()->history.size();
   REQUIRE(samples >= 2);
-  r.monitor.on_unpublish(r.name);
-  r.advance(1);
-  r.start();
+  // The publisher goes; the stream waits for it (reconnect grace) and says so.
+  r.monitor.on_interrupt(r.name, std::chrono::seconds(10));
+  CHECK_FALSE(r.snapshot()->live);
+  const int64_t deadline = r.snapshot()->reconnect_deadline_unix_ms;
+  CHECK(deadline >= unix_ms_now() + 9000);
+  CHECK(deadline <= unix_ms_now() + 10000);
+  CHECK(r.snapshot()->end_unix_ms == 0);
+  r.advance(90);  // longer than the 60 s retention: a waiting stream is not forgotten
+  REQUIRE(r.snapshot());
+  r.start();  // it comes back
+  CHECK(r.snapshot()->live);
+  CHECK(r.snapshot()->reconnect_deadline_unix_ms == 0);
   CHECK(r.snapshot()->health.reconnects == 1);
   CHECK(r.snapshot()->history.size() == samples);
   r.play({.seconds = 6});
-  CHECK(problem(r.health(), "reconnects")->hint.find("reconnected 1 time recently") != std::string::npos);
-  r.play({.seconds = 60});  // the first publish leaves the 60 s retention window
+  CHECK(problem(r.health(), "reconnects")->hint.find("reconnected 1 time in 10 minutes: check its network") ==
+        std::string("the encoder ").size());
+  // A publisher that ends and comes back (after the grace) counts too.
+  r.monitor.on_unpublish(r.name);
+  CHECK(r.snapshot()->reconnect_deadline_unix_ms == 0);
+  CHECK(r.snapshot()->end_unix_ms != 0);
+  r.advance(1);
+  r.start();
+  r.play({.seconds = 6});
+  CHECK(r.snapshot()->health.reconnects == 2);
+  CHECK(problem(r.health(), "reconnects")->hint.find("reconnected 2 times in 10 minutes") != std::string::npos);
+  r.play({.seconds = 600});  // every earlier publish leaves the ten-minute window
   CHECK(r.snapshot()->health.reconnects == 0);
   CHECK(problem(r.health(), "reconnects") == nullptr);
 }
@@ -440,13 +461,18 @@ TEST_CASE("health: HLS-side problems, long segments with their cause, and timest
         "3 segments ran longer than the 2 s target (up to 8 s) because keyframes were too far apart; set the "
         "keyframe interval to 2 s in your encoder");
   hls.long_segments_gop = 0;
-  hls.long_segments_gap = 1;
-  hls.longest_segment_s = 5.1;
-  hls.longest_gap_s = 3.1;
-  CHECK(problem(evaluate_health(s, &hls), "long_segments")
-            ->hint.find("1 segment ran longer than the 2 s target "
-                        "(up to 5.1 s) because the stream paused for "
-                        "up to 3.1 s") == 0);
+  hls.pauses = 1;
+  hls.longest_pause_s = 3.1;
+  CHECK(problem(evaluate_health(s, &hls), "media_pauses")
+            ->hint.find("the stream paused 1 time (up to 3.1 s)") == 0);
+  hls.pauses = 0;
+  hls.target_duration_s = 2;
+  hls.segments_without_keyframe = 4;
+  CHECK(problem(evaluate_health(s, &hls), "split_segments")
+            ->hint.find("4 segments were cut between keyframes "
+                        "because keyframes came more than 2 s apart") == 0);
+  hls.segments_without_keyframe = 0;
+  hls.long_segments_gop = 1;
   hls.timestamp_jumps = 2;
   const StreamHealth h = evaluate_health(s, &hls);
   CHECK(codes(h) == std::vector<std::string>{"timestamp_jumps", "long_segments"});
@@ -504,26 +530,28 @@ struct HlsFeed {
 
 }  // namespace
 
-TEST_CASE("hls stream: long segments are counted with their cause") {
-  HlsFeed gop;
+TEST_CASE("hls stream: long segments, splits and pauses are counted") {
+  HlsFeed gop;  // an 8 s GOP from the start: TARGETDURATION 8, every segment long
   gop.run(40, 8);
   gop.hls.end();
   auto snap = gop.hls.snapshot();
   CHECK(snap->segments_made == 5);
   CHECK(snap->long_segments_gop == 5);
-  CHECK(snap->long_segments_gap == 0);
+  CHECK(snap->segments_without_keyframe == 0);
   CHECK(snap->longest_segment_s == doctest::Approx(8));
 
   HlsFeed gap;
   gap.run(10, 2);
-  gap.pause(3);  // shorter than hls.max_jump_ms: no discontinuity, just a longer segment
+  gap.pause(3);  // shorter than hls.max_jump_ms, longer than TARGETDURATION: cut at the pause
   gap.run(10, 2);
   gap.hls.end();
   snap = gap.hls.snapshot();
   CHECK(snap->long_segments_gop == 0);
-  CHECK(snap->long_segments_gap == 1);
-  CHECK(snap->longest_gap_s == doctest::Approx(3.0333).epsilon(0.01));
+  CHECK(snap->pauses == 1);
+  CHECK(snap->longest_pause_s == doctest::Approx(3.0333).epsilon(0.01));
   CHECK(snap->timestamp_jumps == 0);
+  for (const Segment& seg : snap->segments)
+    CHECK(rounded_duration(seg.duration_s) <= snap->target_duration_s);
 
   HlsFeed jump;
   jump.run(6, 2);
@@ -532,7 +560,7 @@ TEST_CASE("hls stream: long segments are counted with their cause") {
   jump.hls.end();
   snap = jump.hls.snapshot();
   CHECK(snap->timestamp_jumps >= 1);
-  CHECK(snap->long_segments_gop + snap->long_segments_gap == 0);
+  CHECK(snap->long_segments_gop + snap->pauses == 0);
 }
 
 TEST_CASE("stream monitor: a flapping publisher's reconnects are remembered up to a bound") {

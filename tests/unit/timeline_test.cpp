@@ -92,3 +92,55 @@ TEST_CASE("timeline: after rejoin a new publisher's frames follow the old output
   CHECK_FALSE(a.jumped);
   CHECK(a.dts == v.dts + 500);
 }
+
+TEST_CASE("timeline: audio and video jumping by different amounts keep each track's DTS rising at its pace") {
+  // The encoder's clocks jump back by different amounts: video 100 s -> 5 s, audio by 0.5 s more or less.
+  for (const Ticks90k audio_extra : {Ticks90k{-45000}, Ticks90k{45000}}) {
+    CAPTURE(audio_extra);
+    Timeline t;
+    Ticks90k v_in = 100 * 90000, a_in = 100 * 90000;
+    std::vector<Timeline::Mapped> video, audio;
+    auto feed = [&](int n) {
+      for (int i = 0; i < n; ++i) {
+        video.push_back(t.map(Track::video, v_in, v_in));
+        v_in += kFrame;
+        for (int k = 0; k < 2; ++k) {
+          audio.push_back(t.map(Track::audio, a_in, a_in));
+          a_in += kAac;
+        }
+      }
+    };
+    feed(60);
+    v_in = 5 * 90000;
+    a_in = 5 * 90000 + audio_extra;
+    feed(60);
+    int jumps = 0;
+    for (const auto& m : video) jumps += m.jumped;
+    for (const auto& m : audio) jumps += m.jumped;
+    CHECK(jumps == 1);  // one discontinuity for the segmenter
+    for (const auto* track : {&video, &audio}) {
+      const Ticks90k step = track == &video ? kFrame : kAac;
+      for (size_t i = 1; i < track->size(); ++i) {
+        CAPTURE(i);
+        const Ticks90k d = (*track)[i].dts - (*track)[i - 1].dts;
+        CHECK(d > 0);  // never backward, never equal
+        // Every step is the frame's own duration, except the one across the jump: a gap after the last
+        // output frame of either track, well under a second here.
+        if (i != 60 * (track == &video ? 1 : 2)) CHECK(d == step);
+        else CHECK(d < 90000);
+      }
+    }
+  }
+}
+
+TEST_CASE("timeline: a join starts after the last PTS too, when a dead encoder left a P-frame shown late") {
+  Timeline t;
+  for (int i = 0; i < 30; ++i) t.map(Track::video, i * kFrame, i * kFrame + kFrame);
+  // The last frame that came is a P-frame shown three frames later; its B-frames never arrive.
+  const auto p = t.map(Track::video, 30 * kFrame, 33 * kFrame + kFrame);
+  t.rejoin();
+  const auto key = t.map(Track::video, 0, 2 * kFrame);  // the new encoder's first keyframe, shown 2 frames on
+  CHECK(key.pts > p.pts);
+  CHECK(key.dts > p.pts);
+  CHECK((key.dts - p.dts) % kFrame == 0);  // still on the old frame grid
+}
