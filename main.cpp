@@ -58,7 +58,8 @@ std::unique_ptr<PublishAuthorizer> make_authorizer(const AuthConfig& auth, LoopP
 struct App {
   explicit App(const Config& c)
       : config(c),
-        registry(c.rtmp.max_streams, std::chrono::milliseconds(c.hls.reconnect_grace_ms), &loop),
+        registry(c.rtmp.max_streams, std::chrono::milliseconds(c.hls.reconnect_grace_ms), &loop, c.failover,
+                 &metrics),
         monitor(store, monitor_config(c.hls)),
         disk(c.hls.dir.empty() ? nullptr : std::make_unique<DiskWriter>(c.hls.dir, c.hls.disk_queue)),
         hls(c.hls, store, metrics, disk.get()),

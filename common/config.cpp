@@ -34,7 +34,7 @@ Status parse_uint(const json& v, const std::string& key, uint64_t lo, uint64_t h
 }
 
 // How a value written as text (an environment variable) becomes the JSON its setter takes.
-enum class TextForm { string, number, list };
+enum class TextForm { string, number, boolean, list };
 
 // Setters by dotted key. `forms` holds the keys whose text is not taken as a plain string.
 struct Setters : std::map<std::string, std::function<Status(const json&)>> {
@@ -48,6 +48,15 @@ void add_uint(Setters& s, const std::string& key, T& field, uint64_t lo, uint64_
     uint64_t n = 0;
     if (Status st = parse_uint(v, key, lo, hi, n); !st) return st;
     field = static_cast<T>(n);
+    return {};
+  };
+}
+
+void add_bool(Setters& s, const std::string& key, bool& field) {
+  s.forms[key] = TextForm::boolean;
+  s[key] = [key, &field](const json& v) -> Status {
+    if (!v.is_boolean()) return Error{"config: " + key + " must be true or false"};
+    field = v.get<bool>();
     return {};
   };
 }
@@ -136,6 +145,10 @@ Setters make_setters(Config& c) {
   add_uint(s, "hls.max_ended_streams", h.max_ended_streams, 0, 1000000);
   add_uint(s, "hls.max_ended_bytes", h.max_ended_bytes, 0, u32max);
   add_uint(s, "hls.reconnect_grace_ms", h.reconnect_grace_ms, 0, 3600000);
+  FailoverConfig& f = c.failover;
+  add_uint(s, "failover.input_loss_ms", f.input_loss_ms, 100, 600000);
+  add_uint(s, "failover.return_after_ms", f.return_after_ms, 0, 3600000);
+  add_bool(s, "failover.prefer_primary", f.prefer_primary);
   HttpConfig& t = c.http;
   add_uint(s, "http.threads", t.threads, 1, 64);
   add_uint(s, "http.max_connections", t.max_connections, 1, 1000000);
@@ -241,6 +254,12 @@ Result<json> text_to_json(const std::string& text, TextForm form) {
         return Error{"needs a non-negative integer, got \"" + text + "\""};
       }
       return json(n);
+    }
+    case TextForm::boolean: {
+      const std::string_view t = trim(text);
+      if (t == "true" || t == "1") return json(true);
+      if (t == "false" || t == "0") return json(false);
+      return Error{"needs true or false, got \"" + text + "\""};
     }
     case TextForm::list: {
       json list = json::array();

@@ -83,6 +83,14 @@ struct AuthConfig {
   uint32_t max_pending = 256;     // callbacks waiting; more are refused at once
 };
 
+// Primary and backup publishers on one key (`?backup=1`): when the stream's source is lost, and when it
+// goes back to the primary.
+struct FailoverConfig {
+  uint32_t input_loss_ms = 1000;    // a publisher that sends no media this long is lost
+  uint32_t return_after_ms = 5000;  // the primary healthy this long again takes the stream back ...
+  bool prefer_primary = true;       // ... if this is set; otherwise the backup keeps it
+};
+
 struct Config {
   std::string bind = "0.0.0.0";
   uint16_t rtmp_port = 1935;
@@ -92,6 +100,7 @@ struct Config {
   uint32_t log_queue_lines = 10000;        // lines waiting for stderr; more are dropped and counted
   RtmpConfig rtmp;
   HlsConfig hls;
+  FailoverConfig failover;
   HttpConfig http;
   ApiConfig api;
   AuthConfig auth;

@@ -13,9 +13,10 @@ namespace livegate {
 
 struct PublishRequest {
   StreamName name;
-  std::string query;   // the key's query string without '?', e.g. "token=abc&x=1"
+  std::string query;   // the key's query string without '?' or backup=..., e.g. "token=abc&x=1"
   std::string addr;    // the publisher's IP, from the socket
   std::string tc_url;  // from connect
+  bool backup = false;  // the key's query string had backup=1: a backup publisher
 };
 
 class PublishAuthorizer {

@@ -53,6 +53,28 @@ struct PublishInfo {
   int64_t start_unix_ms = 0;  // wall clock at publish
 };
 
+// A key has a primary publisher and optionally a backup (`?backup=1`); one of them feeds the stream.
+enum class InputRole : uint8_t { primary, backup };
+inline const char* to_string(InputRole r) noexcept { return r == InputRole::primary ? "primary" : "backup"; }
+
+// One publisher of a key, as the registry sees it.
+struct InputStatus {
+  InputRole role = InputRole::primary;
+  PublishInfo info;
+  bool active = false;   // its media feeds the stream
+  bool healthy = false;  // it sent media within failover.input_loss_ms
+  uint32_t width = 0;    // from its video configuration; 0 = none yet
+  uint32_t height = 0;
+};
+
+// The stream's media source changed from one publisher of the key to the other.
+struct InputSwitch {
+  int64_t unix_ms = 0;
+  InputRole from = InputRole::primary;
+  InputRole to = InputRole::backup;
+  std::string cause;  // e.g. "primary disconnected"
+};
+
 // Stream metadata from @setDataFrame/onMetaData, flattened to printable values.
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
@@ -61,7 +83,10 @@ using Metadata = std::vector<std::pair<std::string, std::string>>;
 // A stream's life: on_publish, its media, then either on_unpublish (the stream ends) or on_interrupt (the
 // publisher went away; the stream waits for one to come back within `grace`). After on_interrupt comes
 // either on_publish (a publisher continues the same stream: same playlist, with a discontinuity) or
-// on_unpublish.
+// on_unpublish. While live, on_switch says the media now comes from the key's other publisher (failover):
+// the same stream continues with a discontinuity, and that publisher's configuration and media follow.
+// on_inputs tells the state of a key's publishers whenever it changes (one comes, goes, switches, or
+// its health changes).
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
@@ -70,6 +95,8 @@ class StreamSink {
   virtual void on_video_config(const StreamName& name, const VideoConfig& config) = 0;
   virtual void on_audio_config(const StreamName& name, const AudioConfig& config) = 0;
   virtual void on_access_unit(const StreamName& name, const AccessUnit& unit) = 0;
+  virtual void on_switch(const StreamName& name, const PublishInfo& input, const InputSwitch& what) = 0;
+  virtual void on_inputs(const StreamName& name, const std::vector<InputStatus>& inputs) = 0;
   virtual void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) = 0;
   virtual void on_unpublish(const StreamName& name) = 0;
 };

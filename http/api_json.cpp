@@ -117,6 +117,25 @@ nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls, bool
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : s.metadata) meta[k] = v;
   j["metadata"] = std::move(meta);
+  nlohmann::json inputs = nlohmann::json::array();
+  for (const InputStatus& in : s.inputs) {
+    nlohmann::json i = {{"role", to_string(in.role)},
+                        {"active", in.active},
+                        {"healthy", in.healthy},
+                        {"encoder", in.info.encoder},
+                        {"session_id", in.info.session_id},
+                        {"start_time_ms", in.info.start_unix_ms},
+                        {"width", in.width},
+                        {"height", in.height}};
+    if (with_address) i["address"] = in.info.peer;
+    inputs.push_back(std::move(i));
+  }
+  j["inputs"] = std::move(inputs);
+  nlohmann::json switches = nlohmann::json::array();
+  for (const InputSwitch& w : s.switches) {
+    switches.push_back({{"time_ms", w.unix_ms}, {"from", to_string(w.from)}, {"to", to_string(w.to)}, {"cause", w.cause}});
+  }
+  j["failovers"] = std::move(switches);
   j["health"] = health_json(s, hls);
   j["history"] = history_json(s);
   return j;

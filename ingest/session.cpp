@@ -52,6 +52,26 @@ std::string printable(const amf0::Value& v) {
 
 }  // namespace
 
+bool take_backup_flag(std::string& query) {
+  bool backup = false;
+  std::string rest;
+  size_t start = 0;
+  while (start <= query.size()) {
+    const size_t amp = std::min(query.find('&', start), query.size());
+    const std::string_view arg = std::string_view(query).substr(start, amp - start);
+    if (arg == "backup" || arg.starts_with("backup=")) {
+      const std::string_view value = arg.substr(std::min<size_t>(arg.size(), 7));
+      backup = value == "1" || value == "true";
+    } else if (!arg.empty()) {
+      if (!rest.empty()) rest += '&';
+      rest += arg;
+    }
+    start = amp + 1;
+  }
+  query = std::move(rest);
+  return backup;
+}
+
 Session::Session(const RtmpConfig& config, StreamRegistry& registry, PublishAuthorizer* authorizer,
                  std::string peer, std::string peer_ip, uint64_t id)
     : config_(config),
@@ -246,6 +266,7 @@ Status Session::handle_publish(const RtmpMessage& msg, const std::vector<amf0::V
   const size_t q = full.find('?');
   PublishRequest request{
       {app_, full.substr(0, q)}, q == std::string::npos ? "" : full.substr(q + 1), peer_ip_, tc_url_};
+  request.backup = take_backup_flag(request.query);
   if (!valid_key(request.name.key)) {
     refuse_publish(msg.stream_id, "invalid stream key", "invalid stream key", "bad_key");
     return {};
@@ -289,7 +310,8 @@ void Session::finish_publish(uint32_t stream_id, const PublishRequest& request, 
     return refuse_publish(stream_id, path, why, no_answer ? "auth_unavailable" : "auth_refused");
   }
   PublishInfo info{id_, peer_, encoder_, unix_ms_now()};
-  Result<Publication> pub = registry_.publish(request.name, info);
+  Result<Publication> pub =
+      registry_.publish(request.name, info, request.backup ? InputRole::backup : InputRole::primary);
   if (!pub) {
     refusal_limit_ = std::string(limit_named_in(pub.error()));
     return refuse_publish(stream_id, path, pub.error(),
@@ -303,7 +325,7 @@ void Session::finish_publish(uint32_t stream_id, const PublishRequest& request, 
   state_ = State::publishing;
   send_user_control(kStreamBegin, stream_id);
   send_status(stream_id, "status", "NetStream.Publish.Start", path + " is now published");
-  log_info(subject_, "publishing " + path);
+  log_info(subject_, std::string("publishing ") + path + (request.backup ? " as its backup" : ""));
 }
 
 void Session::end_publish(const char* why) {

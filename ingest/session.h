@@ -116,4 +116,8 @@ class Session {
   uint64_t acked_bytes_ = 0;
 };
 
+// Takes every `backup` argument out of a publish URL's query string (`a=1&backup=1&b=2` becomes `a=1&b=2`);
+// true if the last one said 1 or true.
+bool take_backup_flag(std::string& query);
+
 }  // namespace livegate

@@ -122,6 +122,13 @@ void HlsSegmenter::on_access_unit(const StreamName& name, const AccessUnit& unit
   }
 }
 
+void HlsSegmenter::on_switch(const StreamName& name, const PublishInfo&, const InputSwitch&) {
+  if (auto* s = find(name)) {
+    s->second.hls->switch_input();
+    sync(s->first, s->second);
+  }
+}
+
 void HlsSegmenter::on_interrupt(const StreamName& name, std::chrono::milliseconds) {
   if (auto* s = find(name)) {
     s->second.hls->interrupt();

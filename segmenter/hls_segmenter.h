@@ -28,6 +28,8 @@ class HlsSegmenter final : public StreamSink {
   void on_video_config(const StreamName& name, const VideoConfig& config) override;
   void on_audio_config(const StreamName& name, const AudioConfig& config) override;
   void on_access_unit(const StreamName& name, const AccessUnit& unit) override;
+  void on_switch(const StreamName& name, const PublishInfo& input, const InputSwitch& what) override;
+  void on_inputs(const StreamName&, const std::vector<InputStatus>&) override {}
   void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) override;
   void on_unpublish(const StreamName& name) override;
 

@@ -262,6 +262,12 @@ void HlsStream::interrupt() {
   publish_snapshot();
 }
 
+void HlsStream::switch_input() {
+  if (ended_) return;
+  interrupt();
+  start();
+}
+
 void HlsStream::end() {
   if (ended_) return;
   stop_input();

@@ -41,6 +41,9 @@ class HlsStream {
   // The publisher went away and another may continue: the open segment is closed and listed, the
   // playlist stays open (no EXT-X-ENDLIST).
   void interrupt();
+  // The media now comes from another publisher of the key (failover): the open segment is closed and
+  // the playlist continues with a discontinuity, as after interrupt() and start().
+  void switch_input();
   // The stream ended: the open segment is closed and the playlist ends.
   void end();
 

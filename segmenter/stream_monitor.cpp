@@ -41,6 +41,8 @@ constexpr size_t kBitrateMinSamples = 10;
 // RTMP clocks wrap at 2^32 ms, or at 2^31 ms for encoders built on ffmpeg's FLV muxer (it masks the
 // timestamp's top byte with 0x7F): each crossing of a multiple of 2^31 ms is counted as a wrap.
 constexpr uint64_t kMsWrap = uint64_t{1} << 31;
+// Switches between a key's publishers listed in its API history, the latest.
+constexpr size_t kMaxSwitchesRemembered = 20;
 // Publishes remembered per key for the reconnect count: a publisher flapping faster than this many
 // per retention time is reported with this many, and costs no more memory.
 constexpr size_t kMaxPublishesRemembered = 1000;
@@ -94,26 +96,47 @@ StreamMonitor::Entry* StreamMonitor::find(const StreamName& name) {
 
 void StreamMonitor::publish(Entry& e) { store_.put(std::make_shared<const StreamSnapshot>(e.current)); }
 
-void StreamMonitor::on_publish(const StreamName& name, const PublishInfo& info) {
+void StreamMonitor::on_publish(const StreamName& name, const PublishInfo& info) { begin(name, info, nullptr); }
+
+void StreamMonitor::on_switch(const StreamName& name, const PublishInfo& input, const InputSwitch& what) {
+  if (find(name)) begin(name, input, &what);
+}
+
+void StreamMonitor::on_inputs(const StreamName& name, const std::vector<InputStatus>& inputs) {
+  if (Entry* e = find(name)) {
+    e->current.inputs = inputs;
+    publish(*e);
+  }
+}
+
+// A publish, or a switch to the key's other publisher, starts a fresh record (its timestamps and rates
+// are its own) but keeps what spans publishes: the charts' history, the publishes that count as
+// reconnects (a switch is not one), the switches and the key's publishers.
+void StreamMonitor::begin(const StreamName& name, const PublishInfo& info, const InputSwitch* switched) {
   const Clock::time_point now = now_();
   Entry e;
   if (Entry* old = find(name)) {
-    // A republish starts a fresh record but keeps what spans publishes: the charts' history and the
-    // publishes that count as reconnects.
     e.publishes = std::move(old->publishes);
     e.current.history = std::move(old->current.history);
+    e.current.switches = std::move(old->current.switches);
+    e.current.inputs = std::move(old->current.inputs);
   }
   while (!e.publishes.empty() && (now - e.publishes.front() > config_.reconnect_window ||
                                   e.publishes.size() >= kMaxPublishesRemembered)) {
     e.publishes.pop_front();
   }
-  e.publishes.push_back(now);
+  if (switched) {
+    e.current.switches.push_back(*switched);
+    if (e.current.switches.size() > kMaxSwitchesRemembered) e.current.switches.erase(e.current.switches.begin());
+  } else {
+    e.publishes.push_back(now);
+  }
   e.current.name = name;
   e.current.live = true;
   e.current.publisher = info;
   e.current.target_duration_s = config_.target_duration_s;
   e.current.history_interval_s = Seconds(config_.history_interval).count();
-  e.current.health.reconnects = static_cast<uint32_t>(e.publishes.size() - 1);
+  e.current.health.reconnects = static_cast<uint32_t>(e.publishes.empty() ? 0 : e.publishes.size() - 1);
   e.current.health.reconnect_window_s = Seconds(config_.reconnect_window).count();
   e.published_at = now;
   Entry& stored = entries_[name.path()] = std::move(e);
@@ -517,6 +540,17 @@ StreamHealth evaluate_health(const StreamSnapshot& s, const HlsSnapshot* hls, co
         "the encoder reconnected " + count(f.reconnects, "time", "times") + " in " +
             duration_words(f.reconnect_window_s) +
             ": check its network (its log says why it dropped) and its reconnect settings");
+  }
+  const auto active = std::find_if(s.inputs.begin(), s.inputs.end(), [](const InputStatus& i) { return i.active; });
+  if (s.live && active != s.inputs.end() && active->role == InputRole::backup) {
+    const auto primary = std::find_if(s.inputs.begin(), s.inputs.end(),
+                                      [](const InputStatus& i) { return i.role == InputRole::primary; });
+    add("on_backup", Severity::warn,
+        std::string("the stream comes from the backup encoder") +
+            (s.switches.empty() ? "" : " (" + s.switches.back().cause + ")") +
+            (primary == s.inputs.end()  ? "; check the primary encoder and its network"
+             : primary->healthy ? "; the primary is back and sends media"
+                                : "; the primary is connected but sends no media"));
   }
 
   if (s.live && f.live_s >= t.track_grace_s) {

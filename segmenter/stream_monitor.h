@@ -39,6 +39,8 @@ class StreamMonitor final : public StreamSink {
   void on_video_config(const StreamName& name, const VideoConfig& config) override;
   void on_audio_config(const StreamName& name, const AudioConfig& config) override;
   void on_access_unit(const StreamName& name, const AccessUnit& unit) override;
+  void on_switch(const StreamName& name, const PublishInfo& input, const InputSwitch& what) override;
+  void on_inputs(const StreamName& name, const std::vector<InputStatus>& inputs) override;
   void on_interrupt(const StreamName& name, std::chrono::milliseconds grace) override;
   void on_unpublish(const StreamName& name) override;
 
@@ -82,6 +84,7 @@ class StreamMonitor final : public StreamSink {
     double dropped_frames = 0;       // missing video frames, in fractions of frames
   };
   void publish(Entry& e);
+  void begin(const StreamName& name, const PublishInfo& info, const InputSwitch* switched);
   Entry* find(const StreamName& name);
   void check_arrival(Entry& e, const AccessUnit& unit, Clock::time_point at);
   void update_rates(Entry& e, Clock::time_point now);
@@ -100,7 +103,7 @@ const char* to_string(Severity s) noexcept;
 struct HealthProblem {
   std::string code;  // keyframe_interval, frame_rate, av_drift, timestamp_jumps, dts_backwards,
                      // long_segments, split_segments, media_pauses, dropped_frames, late_frames,
-                     // reconnects, no_video, no_audio,
+                     // reconnects, no_video, no_audio, on_backup,
                      // bitrate_spikes
   Severity severity = Severity::warn;
   std::string hint;  // one line a streamer understands, naming the encoder setting to change

@@ -75,6 +75,8 @@ struct StreamSnapshot {
   HealthFacts health;
   double history_interval_s = 0;
   std::vector<HistorySample> history;  // oldest first, bounded
+  std::vector<InputStatus> inputs;      // the key's publishers (primary, backup), as the registry said
+  std::vector<InputSwitch> switches;    // between them, oldest first, the latest few
 };
 
 // A stream's HLS output as served: the playlist rendered once per change and every segment still

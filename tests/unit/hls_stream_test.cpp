@@ -229,6 +229,37 @@ TEST_CASE("hls stream: an interrupted stream lists its open segment, stays open,
   CHECK(after->target_duration_s == 2);
 }
 
+TEST_CASE("hls stream: a switch to another publisher closes the open segment and continues with one "
+          "discontinuity, the new configuration in the segments after it") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(5, 2);
+  f.hls.switch_input();  // the backup's clock is its own
+  CHECK_FALSE(f.hls.interrupted());
+  REQUIRE(f.hls.snapshot()->segments.size() == 3);  // the open second was closed and listed
+  VideoConfig other = video_config();
+  other.avcc.push_back(0);  // another encoder's parameter sets
+  other.width = 640;
+  other.height = 360;
+  f.hls.video_config(other);
+  f.hls.audio_config(aac_config());
+  f.video_next = f.audio_next = 777 * 90;
+  f.run(4, 2);
+  f.hls.end();
+  const auto& segs = f.hls.snapshot()->segments;
+  REQUIRE(segs.size() == 5);
+  size_t discontinuities = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    CHECK(segs[i].seq == i);
+    discontinuities += segs[i].discontinuity;
+  }
+  CHECK(discontinuities == 1);  // a new configuration at the switch does not add a second one
+  CHECK(segs[3].discontinuity);
+  CHECK(f.hls.snapshot()->target_duration_s == 2);
+}
+
 TEST_CASE("hls stream: an encoder that resets its clock to 0 mid-stream gets one discontinuity") {
   Feed f;
   f.hls.start();

@@ -11,6 +11,7 @@ namespace livegate::testing {
 struct RecordingSink final : StreamSink {
   std::vector<std::string> events;
   std::vector<AccessUnit> units;
+  std::vector<InputStatus> last_inputs;
   void on_publish(const StreamName& n, const PublishInfo&) override {
     events.push_back("publish " + n.path());
   }
@@ -24,6 +25,10 @@ struct RecordingSink final : StreamSink {
     events.push_back("audio " + std::to_string(c.sample_rate));
   }
   void on_access_unit(const StreamName&, const AccessUnit& u) override { units.push_back(u); }
+  void on_switch(const StreamName& n, const PublishInfo& i, const InputSwitch& w) override {
+    events.push_back("switch " + n.path() + " to " + to_string(w.to) + " " + i.peer + " (" + w.cause + ")");
+  }
+  void on_inputs(const StreamName&, const std::vector<InputStatus>& inputs) override { last_inputs = inputs; }
   void on_interrupt(const StreamName& n, std::chrono::milliseconds grace) override {
     events.push_back("interrupt " + n.path() + " " + std::to_string(grace.count()));
   }

@@ -137,6 +137,8 @@ struct ThrowingSink final : StreamSink {
   void on_video_config(const StreamName&, const VideoConfig&) override {}
   void on_audio_config(const StreamName&, const AudioConfig&) override {}
   void on_access_unit(const StreamName&, const AccessUnit&) override {}
+  void on_switch(const StreamName&, const PublishInfo&, const InputSwitch&) override {}
+  void on_inputs(const StreamName&, const std::vector<InputStatus>&) override {}
   void on_interrupt(const StreamName&, std::chrono::milliseconds) override {}
   void on_unpublish(const StreamName&) override {}
 };

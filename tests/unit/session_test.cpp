@@ -308,3 +308,20 @@ TEST_CASE("session: a refusal that arrives later closes; a decision for a gone s
   CHECK_FALSE(f.registry.is_published({"live", "cam"}));
   CHECK(auth.done_calls == 0);
 }
+
+TEST_CASE("session: backup=... is taken out of the publish query string; the last one decides") {
+  auto flag = [](std::string q) {
+    const bool b = take_backup_flag(q);
+    return std::pair<bool, std::string>{b, q};
+  };
+  CHECK(flag("") == std::pair<bool, std::string>{false, ""});
+  CHECK(flag("backup=1") == std::pair<bool, std::string>{true, ""});
+  CHECK(flag("token=abc&backup=1&x=2") == std::pair<bool, std::string>{true, "token=abc&x=2"});
+  CHECK(flag("backup=true") == std::pair<bool, std::string>{true, ""});
+  CHECK(flag("backup=0&token=t") == std::pair<bool, std::string>{false, "token=t"});
+  CHECK(flag("backup=1&backup=0") == std::pair<bool, std::string>{false, ""});
+  CHECK(flag("backup") == std::pair<bool, std::string>{false, ""});
+  CHECK(flag("backups=1") == std::pair<bool, std::string>{false, "backups=1"});
+  CHECK(flag("&&backup=1&") == std::pair<bool, std::string>{true, ""});
+  CHECK(flag("a=%26backup%3D1") == std::pair<bool, std::string>{false, "a=%26backup%3D1"});
+}

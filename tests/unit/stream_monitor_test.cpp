@@ -48,6 +48,9 @@ struct Rig {
 
   void start(double declared_fps = 30, bool video = true, bool audio = true) {
     monitor.on_publish(name, PublishInfo{1, "127.0.0.1:5000", "test", 0});
+    configure(declared_fps, video, audio);
+  }
+  void configure(double declared_fps = 30, bool video = true, bool audio = true) {
     if (video) {
       VideoConfig v;
       v.codec = VideoCodec::h264;
@@ -311,6 +314,45 @@ TEST_CASE("stream health: reconnects are counted over ten minutes, and history i
   r.play({.seconds = 600});  // every earlier publish leaves the ten-minute window
   CHECK(r.snapshot()->health.reconnects == 0);
   CHECK(problem(r.health(), "reconnects") == nullptr);
+}
+
+TEST_CASE("stream health: a switch to the backup publisher is listed, is not a reconnect, and is a problem "
+          "while it lasts") {
+  Rig r;
+  r.start();
+  r.play({.seconds = 6});
+  InputStatus primary{.role = InputRole::primary, .info = {1, "10.0.0.1:1", "enc", 0}, .active = true,
+                      .healthy = true};
+  InputStatus backup{.role = InputRole::backup, .info = {2, "10.0.0.2:1", "enc", 0}, .active = false,
+                     .healthy = true};
+  r.monitor.on_inputs(r.name, {primary, backup});
+  CHECK(problem(r.health(), "on_backup") == nullptr);
+  const InputSwitch to_backup{unix_ms_now(), InputRole::primary, InputRole::backup, "primary disconnected"};
+  r.monitor.on_switch(r.name, backup.info, to_backup);
+  r.configure();
+  backup.active = true;
+  r.monitor.on_inputs(r.name, {backup});
+  CHECK(r.snapshot()->publisher.session_id == 2);
+  CHECK(r.snapshot()->health.reconnects == 0);
+  REQUIRE(r.snapshot()->switches.size() == 1);
+  CHECK(r.snapshot()->switches[0].cause == "primary disconnected");
+  CHECK(r.snapshot()->video_stats.frames == 0);  // its own record from here on
+  r.play({.seconds = 6});
+  const StreamHealth health = r.health();
+  const HealthProblem* p = problem(health, "on_backup");
+  REQUIRE(p != nullptr);
+  CHECK(p->hint == "the stream comes from the backup encoder (primary disconnected); check the primary encoder and "
+                   "its network");
+  r.monitor.on_switch(r.name, primary.info,
+                      {unix_ms_now(), InputRole::backup, InputRole::primary, "primary healthy again for 5000 ms"});
+  r.configure();
+  primary.active = true;
+  backup.active = false;
+  r.monitor.on_inputs(r.name, {primary, backup});
+  r.play({.seconds = 2});
+  CHECK(problem(r.health(), "on_backup") == nullptr);
+  CHECK(r.snapshot()->switches.size() == 2);
+  CHECK(r.snapshot()->health.reconnects == 0);
 }
 
 TEST_CASE("stream monitor: ended streams are forgotten after the retention time; history is bounded") {
