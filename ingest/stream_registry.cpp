@@ -159,7 +159,8 @@ Result<Publication> StreamRegistry::publish(const StreamName& name, const Publis
     return publication;
   }
   if (k.reconnect_until) {
-    log_info(path, std::string(to_string(role)) + " publisher is back: the stream continues");
+    log_info(path, std::string("publisher is back: the stream continues") +
+                       (role == InputRole::backup ? " from the backup" : ""));
     k.reconnect_until.reset();
   }
   k.active = role;

@@ -267,6 +267,54 @@ class PlayerTest(unittest.TestCase):
               f"{ {n: r['streams'][n]['cells'] for n in shapes} }", file=sys.stderr)
 
 
+def stalls_of(samples):
+    """Stretches of at least 0.3 s in which the playback position did not move, as (at, seconds)."""
+    stalls, start = [], None
+    for a, b in zip(samples, samples[1:]):
+        moving = b["t"] - a["t"] > 0.01
+        if not moving and start is None:
+            start = a["wall"]
+        elif moving and start is not None:
+            if a["wall"] - start >= 0.3:
+                stalls.append((round(start, 1), round(a["wall"] - start, 1)))
+            start = None
+    if start is not None:
+        stalls.append((round(start, 1), round(samples[-1]["wall"] - start, 1)))
+    return stalls
+
+
+class Watcher:
+    """watch.mjs playing a stream in headless Chromium for `seconds`, sampling the player."""
+
+    def __init__(self, test, lg, key, name, seconds):
+        self.lg, self.seconds = lg, seconds
+        self.node = subprocess.Popen(["node", os.path.join(HERE, "watch.mjs"),
+                                      f"http://127.0.0.1:{lg.http_port}/?stream=live/{key}",
+                                      os.path.join(ARTIFACTS, f"player-{name}.png"), str(seconds)],
+                                     cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        test.addCleanup(lambda: self.node.poll() is None and (self.node.kill(), self.node.communicate()))
+        self.first = self.node.stdout.readline()  # the first line comes once the video plays (or it failed)
+        self.began = time.monotonic()
+        test.assertEqual(json.loads(self.first or "{}").get("event"), "playing",
+                         f"no playback: {self.first}{self.node.stdout.read() if self.node.poll() is not None else ''}")
+
+    def now(self):
+        return time.monotonic() - self.began
+
+    def result(self):
+        """(the watcher's last report, its samples, the stalls in them, context for a failure message)."""
+        out, err = self.node.communicate(timeout=self.seconds + 60)
+        r = json.loads((self.first + out).strip().splitlines()[-1])
+        context = f"\nnode stderr:\n{err[-2000:]}\n--- livegate log ---\n{self.lg.log_text()}"
+        return r, r.get("samples", []), stalls_of(r.get("samples", [])), context
+
+
+def publisher(test, media, url):
+    pub = harness.ffmpeg_publish(media, url, realtime=True, loop=True)
+    test.addCleanup(lambda: (pub.poll() is None and pub.kill(), pub.communicate(timeout=10)))
+    return pub
+
+
 class ReconnectTest(unittest.TestCase):
     """The encoder dies and comes back 2 s later: the page plays on by itself, without a reload."""
 
@@ -278,54 +326,23 @@ class ReconnectTest(unittest.TestCase):
         self.addCleanup(lg.stop)
         media = harness.test_media(seconds=10, width=1280, height=720)
         key = "restart"
-        pubs = []
-
-        def publish():
-            pub = harness.ffmpeg_publish(media, lg.rtmp_url(key), realtime=True, loop=True)
-            pubs.append(pub)
-            self.addCleanup(lambda: (pub.poll() is None and pub.kill(), pub.communicate(timeout=10)))
-            return pub
-
-        publish()
+        first = publisher(self, media, lg.rtmp_url(key))
         lg.wait_for(lambda: (lambda s: s and s["hls"] and s["hls"]["segments_listed"] >= 3)(lg.stream(key)),
                     60, "three segments")
         watch_s = 40
-        node = subprocess.Popen(["node", os.path.join(HERE, "watch.mjs"), f"http://127.0.0.1:{lg.http_port}/?stream=live/{key}",
-                                 os.path.join(ARTIFACTS, "player-reconnect.png"), str(watch_s)],
-                                cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: node.poll() is None and (node.kill(), node.communicate()))
-        first = node.stdout.readline()  # the watcher's first line comes once the video plays (or it failed)
-        began = time.monotonic()
-        self.assertEqual(json.loads(first or "{}").get("event"), "playing",
-                         f"no playback: {first}{node.stdout.read() if node.poll() is not None else ''}")
+        w = Watcher(self, lg, key, "reconnect", watch_s)
         # A few seconds of playing, then the encoder dies (SIGKILL: no goodbye on the connection).
         time.sleep(4)
-        pubs[0].kill()
-        pubs[0].communicate(timeout=10)
-        killed = time.monotonic() - began
+        first.kill()
+        first.communicate(timeout=10)
+        killed = w.now()
         lg.wait_for(lambda: (lg.stream(key) or {}).get("state") == "reconnecting", harness.WAIT_S, "reconnecting")
         time.sleep(2)
-        publish()
+        publisher(self, media, lg.rtmp_url(key))
         lg.wait_for(lambda: (lg.stream(key) or {}).get("state") == "live", harness.WAIT_S, "live again")
-        back = time.monotonic() - began
-        out, err = node.communicate(timeout=watch_s + 60)
-        lines = (first + out).strip().splitlines()
-        r = json.loads(lines[-1])
-        context = f"\nnode stderr:\n{err[-2000:]}\n--- livegate log ---\n{lg.log_text()}"
+        back = w.now()
+        r, samples, stalls, context = w.result()
         self.assertNotIn("failure", r, json.dumps(r)[-3000:] + context)
-        samples = r["samples"]
-        # Stalls: stretches of at least 0.3 s in which the playback position did not move.
-        stalls, start = [], None
-        for a, b in zip(samples, samples[1:]):
-            moving = b["t"] - a["t"] > 0.01
-            if not moving and start is None:
-                start = a["wall"]
-            elif moving and start is not None:
-                if a["wall"] - start >= 0.3:
-                    stalls.append((round(start, 1), round(a["wall"] - start, 1)))
-                start = None
-        if start is not None:
-            stalls.append((round(start, 1), round(samples[-1]["wall"] - start, 1)))
         gap = back - killed
         summary = (f"encoder killed at {killed:.1f} s, back at {back:.1f} s (gap {gap:.1f} s); stalls (at, s): {stalls}; "
                    f"position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; errors {r['errors']}")
@@ -339,6 +356,44 @@ class ReconnectTest(unittest.TestCase):
         at_kill = next(s["t"] for s in samples if s["wall"] >= killed)
         self.assertGreater(samples[-1]["t"] - at_kill, watch_s - killed - gap - 2 * self.TARGET_S - 4, summary + context)
         self.assertEqual((samples[-1]["width"], samples[-1]["height"]), (1280, 720))
+
+
+class FailoverTest(unittest.TestCase):
+    """A primary and a backup encoder (another resolution) on one key; the primary dies: the page plays on
+    from the backup, with at most one stall of at most 2 s."""
+
+    MAX_STALL_S = 2
+
+    def test_plays_on_when_the_primary_encoder_dies(self):
+        lg = harness.Livegate(config={"http": {"www_dir": os.path.join(ROOT, "www")},
+                                      "hls": {"reconnect_grace_ms": 10000}})
+        self.addCleanup(lg.stop)
+        key = "twin"
+        primary = publisher(self, harness.test_media(seconds=10, width=1280, height=720), lg.rtmp_url(key))
+        publisher(self, harness.test_media(seconds=10, width=640, height=360), lg.rtmp_url(key + "?backup=1"))
+        lg.wait_for(lambda: (lambda s: s and s["hls"] and s["hls"]["segments_listed"] >= 3 and
+                             len(s["inputs"]) == 2)(lg.stream(key)), 60, "three segments and both publishers")
+        watch_s = 30
+        w = Watcher(self, lg, key, "failover", watch_s)
+        time.sleep(4)
+        primary.kill()
+        primary.communicate(timeout=10)
+        killed = w.now()
+        lg.wait_for(lambda: (lg.stream(key) or {}).get("failovers"), harness.WAIT_S, "the switch to the backup")
+        r, samples, stalls, context = w.result()
+        self.assertNotIn("failure", r, json.dumps(r)[-3000:] + context)
+        summary = (f"primary killed at {killed:.1f} s; stalls (at, s): {stalls}; "
+                   f"position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; errors {r['errors']}; "
+                   f"size at the end {samples[-1]['width']}x{samples[-1]['height']}")
+        print("\nfailover: " + summary, file=sys.stderr)
+        self.assertFalse(any(s["fatal"] for s in samples), summary + context)
+        self.assertFalse(samples[-1]["ended"], "the player saw the stream end" + context)
+        self.assertLessEqual(len(stalls), 1, summary + context)
+        for _, length in stalls:
+            self.assertLessEqual(length, self.MAX_STALL_S, summary + context)
+        at_kill = next(s["t"] for s in samples if s["wall"] >= killed)
+        self.assertGreater(samples[-1]["t"] - at_kill, watch_s - killed - self.MAX_STALL_S - 6, summary + context)
+        self.assertEqual((samples[-1]["width"], samples[-1]["height"]), (640, 360), "the backup's picture" + context)
 
 
 if __name__ == "__main__":

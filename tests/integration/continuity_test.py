@@ -2,7 +2,9 @@
 within hls.reconnect_grace_ms continues the same playlist (no EXT-X-ENDLIST in between, one
 discontinuity, sequence numbers and URIs carrying on); the stream ends after the grace; timestamp wraps
 at 2^31 ms (ffmpeg's FLV muxer) and 2^32 ms (the wire) continue seamlessly; a clock reset and audio and
-video jumping by different amounts get one discontinuity and decode cleanly."""
+video jumping by different amounts get one discontinuity and decode cleanly; a backup publisher
+(?backup=1) takes over from a lost primary and hands the stream back."""
+import itertools
 import os
 import signal
 import subprocess
@@ -135,6 +137,143 @@ class ReconnectGrace(unittest.TestCase):
         self.assertEqual(sum(x["discontinuity"] for x in p.segments), 1)
         self.assertAlmostEqual(sum(x["duration"] for x in p.segments), 12, delta=0.1)
         self.assertEqual(hls_check.decode_errors(f"http://127.0.0.1:{self.lg.http_port}/live/{key}/index.m3u8"), "")
+
+
+class Failover(unittest.TestCase):
+    """Two real ffmpeg publishers on one key, the second with ?backup=1 and another resolution."""
+    GRACE_MS = 4000
+    RETURN_MS = 3000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lg = harness.Livegate(config={
+            "hls": {"reconnect_grace_ms": cls.GRACE_MS, "retention_s": 120, "window": 40},
+            "failover": {"input_loss_ms": 1000, "return_after_ms": cls.RETURN_MS}})
+        cls.primary_media = harness.test_media(seconds=10, width=640, height=360)
+        cls.backup_media = harness.test_media(seconds=10, width=320, height=240)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lg.stop() == 0
+
+    def publish(self, media, key):
+        return harness.ffmpeg_publish(media, self.lg.rtmp_url(key), realtime=True, loop=True)
+
+    def kill(self, proc):
+        proc.kill()
+        proc.communicate(timeout=30)
+
+    def resolution(self, key, segment):
+        status, body = self.lg.get(f"/live/{key}/{segment['uri']}")
+        self.assertEqual(status, 200)
+        path = os.path.join(harness.WORK, f"{key}-{segment['uri']}")
+        with open(path, "wb") as f:
+            f.write(body)
+        video = next(s for s in hls_check.check_segment(path)["streams"] if s["codec_type"] == "video")
+        return video["width"], video["height"]
+
+    def api_until(self, key, done, what):
+        return self.lg.wait_for(lambda: (lambda j: j if j and done(j) else None)(self.lg.stream(key, admin=True)),
+                                harness.WAIT_S, what)
+
+    def test_backup_takes_over_and_hands_back_and_the_playlist_carries_on(self):
+        key = "studio"
+        f = Follower(self.lg, key)
+        switches = {to: self.lg.metric("livegate_failover_switches_total", to=to) for to in ("backup", "primary")}
+        primary = self.publish(self.primary_media, key)
+        backup = None
+        try:
+            f.until(lambda p: len(p.segments) >= 2, what="two segments from the primary")
+            backup = self.publish(self.backup_media, key + "?backup=1")
+            s = self.api_until(key, lambda j: len(j["inputs"]) == 2 and all(i["healthy"] for i in j["inputs"]),
+                               "both publishers healthy in the API")
+            roles = {i["role"]: i for i in s["inputs"]}
+            self.assertTrue(roles["primary"]["active"])
+            self.assertFalse(roles["backup"]["active"])
+            self.assertEqual((roles["backup"]["width"], roles["backup"]["height"]), (320, 240))
+            self.assertIn("address", roles["backup"])
+            self.assertEqual(s["failovers"], [])
+            # Any other second publisher is still refused, a second backup too.
+            for extra in (key, key + "?backup=1"):
+                p = rtmp_client.RtmpPublisher("127.0.0.1", self.lg.rtmp_port, "live", extra)
+                try:
+                    p.connect()
+                    self.assertEqual(p.publish(), "NetStream.Publish.BadName", extra)
+                finally:
+                    p.close()
+            # The backup is not segmented: the playlist goes on from the primary alone.
+            p = f.until(lambda p: len(p.segments) >= 4, what="four segments")
+            self.assertEqual(self.resolution(key, p.segments[-1]), (640, 360))
+            f.rules.check_joins(0)
+
+            # The primary dies: the backup takes over at its next keyframe, in the same playlist.
+            self.kill(primary)
+            primary = None
+            s = self.api_until(key, lambda j: len(j["failovers"]) == 1, "the switch to the backup in the API")
+            self.assertEqual((s["failovers"][0]["from"], s["failovers"][0]["to"], s["failovers"][0]["cause"]),
+                             ("primary", "backup", "primary disconnected"))
+            self.assertEqual(s["state"], "live")
+            self.assertIn("on_backup", [x["code"] for x in s["health"]["problems"]])
+            n = len(f.poll().segments)
+            p = f.until(lambda p: len(p.segments) >= n + 2, what="two segments from the backup")
+            joins = [x for x in p.segments if x["discontinuity"]]
+            self.assertEqual(len(joins), 1)
+            self.assertEqual(self.resolution(key, joins[0]), (320, 240), "the backup's own SPS after the switch")
+            self.assertEqual(self.resolution(key, p.segments[-1]), (320, 240))
+            f.rules.check_joins(1)
+
+            # The primary is back: healthy for failover.return_after_ms, it takes the stream back.
+            primary = self.publish(self.primary_media, key)
+            back_at = time.monotonic()
+            s = self.api_until(key, lambda j: len(j["failovers"]) == 2, "the switch back to the primary")
+            self.assertGreaterEqual(time.monotonic() - back_at, self.RETURN_MS / 1000)
+            self.assertEqual((s["failovers"][1]["from"], s["failovers"][1]["to"]), ("backup", "primary"))
+            self.assertEqual(s["failovers"][1]["cause"], f"primary healthy again for {self.RETURN_MS} ms")
+            n = len(f.poll().segments)
+            p = f.until(lambda p: len(p.segments) >= n + 2, what="two segments from the primary again")
+            self.assertEqual(self.resolution(key, p.segments[-1]), (640, 360))
+            f.rules.check_joins(2)
+            for to in ("backup", "primary"):  # the process's count: other tests' switches included
+                self.assertEqual(self.lg.metric("livegate_failover_switches_total", to=to), switches[to] + 1)
+            self.lg.wait_log(f"[live/{key}] the stream now comes from the backup publisher")
+            self.assertEqual(p.target, 2)
+            seqs = [x["seq"] for x in p.segments]
+            self.assertEqual([segment_seq(x["uri"]) for x in p.segments], seqs, "URIs carry on with the sequence")
+            self.assertIsNone(f.ended_at, "EXT-X-ENDLIST was never shown")
+            self.assertEqual(self.lg.stream(key)["health"]["reconnects"], 0, "a switch is not a reconnect")
+        finally:
+            for proc in (primary, backup):
+                if proc:
+                    self.kill(proc)
+        # Both gone: the reconnect grace, then the end.
+        gone_at = time.monotonic()
+        f.until(lambda p: p.ended, timeout=self.GRACE_MS / 1000 + harness.WAIT_S, what="EXT-X-ENDLIST after the grace")
+        self.assertGreaterEqual(f.ended_at - gone_at, self.GRACE_MS / 1000 - 1.0)
+        self.assertEqual(hls_check.decode_errors(f"http://127.0.0.1:{self.lg.http_port}/live/{key}/index.m3u8"), "")
+
+    def test_a_silent_primary_loses_the_stream(self):
+        """A primary that stays connected but sends nothing (a frozen encoder) is lost after
+        failover.input_loss_ms."""
+        key = "frozen"
+        frozen = rtmp_client.RtmpPublisher("127.0.0.1", self.lg.rtmp_port, "live", key)
+        backup = None
+        try:
+            frozen.connect()
+            self.assertEqual(frozen.publish(), "NetStream.Publish.Start")
+            for tag_type, ts, body in itertools.islice(rtmp_client.read_flv_tags(self.primary_media), 120):
+                frozen.send_tag(tag_type, ts, body)  # about two seconds of media, at once, then nothing
+            backup = self.publish(self.backup_media, key + "?backup=1")
+            s = self.api_until(key, lambda j: len(j["failovers"]) == 1, "the switch to the backup")
+            self.assertEqual(s["failovers"][0]["cause"], "primary sent no media for 1000 ms")
+            self.assertEqual(s["state"], "live")
+            self.assertFalse({i["role"]: i for i in s["inputs"]}["primary"]["healthy"])
+            p = Follower(self.lg, key).until(lambda p: len(p.segments) >= 3, what="segments from the backup")
+            self.assertEqual(self.resolution(key, p.segments[-1]), (320, 240))
+        finally:
+            frozen.close()
+            if backup:
+                self.kill(backup)
+        self.lg.wait_playlist_ended(key, timeout=self.GRACE_MS / 1000 + harness.WAIT_S)
 
 
 class NoGraceAndShutdown(unittest.TestCase):

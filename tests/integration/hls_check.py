@@ -99,10 +99,18 @@ class PlaylistRules:
                 assert self.uri_disc[s["uri"]] == s["discontinuity"]
             self.uri_seq[s["uri"]] = s["seq"]
             self.uri_disc[s["uri"]] = s["discontinuity"]
+            if s["discontinuity"]:
+                self.discontinuities_seen.add(s["uri"])
             self.uri_duration[s["uri"]] = s["duration"]
         seqs = sorted(self.uri_seq.values())
         assert len(set(seqs)) == len(seqs), "two URIs share a sequence number"
         return p
+
+    def check_joins(self, joins):
+        """One EXT-X-DISCONTINUITY per join (reconnect or switch of publisher) over every poll so far,
+        none for anything else."""
+        assert len(self.discontinuities_seen) == joins, \
+            f"{len(self.discontinuities_seen)} discontinuities for {joins} joins: {sorted(self.discontinuities_seen)}"
 
 
 def ffprobe_json(path, *args):
