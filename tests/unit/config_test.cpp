@@ -243,3 +243,30 @@ TEST_CASE("config: continuity settings have their documented defaults and ranges
     CHECK_FALSE(apply_config_json(bad, c2));
   }
 }
+
+TEST_CASE("config: failover settings have their documented defaults and ranges; booleans from the environment") {
+  auto cl = parse({});
+  REQUIRE(cl.ok());
+  CHECK(cl->config.failover.input_loss_ms == 1000);
+  CHECK(cl->config.failover.return_after_ms == 5000);
+  CHECK(cl->config.failover.prefer_primary);
+  Config c;
+  CHECK(apply_config_json(R"({"failover": {"input_loss_ms": 100, "return_after_ms": 0, "prefer_primary": false}})", c));
+  CHECK(c.failover.input_loss_ms == 100);
+  CHECK(c.failover.return_after_ms == 0);
+  CHECK_FALSE(c.failover.prefer_primary);
+  for (const char* bad : {R"({"failover": {"input_loss_ms": 99}})", R"({"failover": {"return_after_ms": 3600001}})",
+                          R"({"failover": {"prefer_primary": 1}})", R"({"failover": {"prefer_primary": "yes"}})"}) {
+    CAPTURE(bad);
+    Config c2;
+    CHECK_FALSE(apply_config_json(bad, c2));
+  }
+  Config e;
+  REQUIRE(apply_environment({{"LIVEGATE_FAILOVER_PREFER_PRIMARY", "false"}}, e).ok());
+  CHECK_FALSE(e.failover.prefer_primary);
+  REQUIRE(apply_environment({{"LIVEGATE_FAILOVER_PREFER_PRIMARY", " 1 "}}, e).ok());
+  CHECK(e.failover.prefer_primary);
+  const Status bad = apply_environment({{"LIVEGATE_FAILOVER_PREFER_PRIMARY", "maybe"}}, e);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == "environment LIVEGATE_FAILOVER_PREFER_PRIMARY: needs true or false, got \"maybe\"");
+}
