@@ -145,7 +145,9 @@ Result<Publication> StreamRegistry::publish(const StreamName& name, const Publis
   }
   Key& k = it->second;
   const bool joining = k.has_source();  // the stream goes on from the key's other publisher
-  k.sources[slot(role)].emplace().info = info;
+  Source source;
+  source.info = info;
+  k.sources[slot(role)] = std::move(source);
   auto input = std::make_unique<Publication::Input>(*this, &k, role);
   k.sources[slot(role)]->sink = input.get();
   // Made before the subscribers hear of it: if one of them throws, the publication's destructor frees
@@ -165,9 +167,9 @@ Result<Publication> StreamRegistry::publish(const StreamName& name, const Publis
   }
   k.active = role;
   k.last_active = role;
+  arm_check_timer();
   for (StreamSink* s : sinks_) s->on_publish(name, info);
   report_inputs(k);
-  if (role == InputRole::backup) arm_check_timer();
   return publication;
 }
 
@@ -286,8 +288,9 @@ void StreamRegistry::check_sources() noexcept {
   const Clock::time_point now = Clock::now();
   const auto loss = std::chrono::milliseconds(failover_.input_loss_ms);
   bool any = false;
-  for (auto& [path, k] : keys_) {
-    if (!k.sources[slot(InputRole::backup)]) continue;
+  for (auto& entry : keys_) {
+    Key& k = entry.second;
+    if (!k.has_source()) continue;
     any = true;
     bool changed = false;
     for (std::optional<Source>& s : k.sources) {
@@ -296,7 +299,7 @@ void StreamRegistry::check_sources() noexcept {
         changed = true;
       }
     }
-    guard_callback("failover check", [&] { reconsider(k, now); });
+    if (k.sources[0] && k.sources[1]) guard_callback("failover check", [&] { reconsider(k, now); });
     if (changed) report_inputs(k);
   }
   if (!any) uv_timer_stop(check_timer_.get());

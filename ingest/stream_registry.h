@@ -123,8 +123,8 @@ class StreamRegistry {
   void reconsider(Key& k, Clock::time_point now);
   void switch_to(Key& k, InputRole role);
   void report_inputs(Key& k);
-  void check_sources() noexcept;  // the failover timer: health of every key with two publishers
-  void arm_check_timer();         // runs it while some key has two publishers
+  void check_sources() noexcept;  // the failover timer: each publisher's health, each key's choice
+  void arm_check_timer();         // runs it while some key has a publisher
 
   void finish(const std::string& path) noexcept;  // the stream ends: on_unpublish, the key is free
   void expire() noexcept;                          // ends what waited past its grace; re-arms the timer

@@ -349,3 +349,16 @@ TEST_CASE("stream registry: a backup alone publishes the stream; its end waits t
   CHECK(r.sink.events.back() == "publish live/cam");
   CHECK(r.count("unpublish live/cam") == 0);
 }
+
+TEST_CASE("stream registry: a lone publisher's health follows its media too") {
+  const FailoverConfig failover{.input_loss_ms = 100, .return_after_ms = 0, .prefer_primary = true};
+  Rig r(1000ms, 4, failover);
+  auto primary = r.registry.publish(kCam, info(1, "10.0.0.1:1"));
+  REQUIRE(primary.ok());
+  REQUIRE(r.sink.last_inputs.size() == 1);
+  CHECK_FALSE(r.sink.last_inputs[0].healthy);  // no media yet
+  primary->sink().on_access_unit(kCam, frame(1000, true));
+  CHECK(r.sink.last_inputs[0].healthy);
+  REQUIRE(r.loop.run_until([&] { return !r.sink.last_inputs[0].healthy; }, 5s));
+  CHECK(r.sink.last_inputs[0].active);
+}
