@@ -144,12 +144,11 @@ Result<Publication> StreamRegistry::publish(const StreamName& name, const Publis
     it->second.name = name;
   }
   Key& k = it->second;
-  const bool joining = k.has_source();  // the stream goes on from the key's other publisher
+  const bool joining = k.has_source();  // the key is live: this one stands by
   Source source;
   source.info = info;
   k.sources[slot(role)] = std::move(source);
   auto input = std::make_unique<Publication::Input>(*this, &k, role);
-  k.sources[slot(role)]->sink = input.get();
   // Made before the subscribers hear of it: if one of them throws, the publication's destructor frees
   // the key again rather than leaving it taken by nobody.
   Publication publication(this, name, role, std::move(input));

@@ -94,7 +94,6 @@ class StreamRegistry {
   friend class Publication::Input;
   struct Source {  // one publisher of a key
     PublishInfo info;
-    Publication::Input* sink = nullptr;  // its publication's entry point
     std::optional<VideoConfig> video;    // the latest it sent, replayed to the sinks at a switch
     std::optional<AudioConfig> audio;
     std::optional<Metadata> metadata;
