@@ -308,6 +308,19 @@ class Watcher:
         context = f"\nnode stderr:\n{err[-2000:]}\n--- livegate log ---\n{self.lg.log_text()}"
         return r, r.get("samples", []), stalls_of(r.get("samples", [])), context
 
+    @staticmethod
+    def assert_played_on(test, samples, stalls, since, max_stall_s, min_advance_s, size, message):
+        """No fatal error, no end, at most one stall of at most max_stall_s, the position at least
+        min_advance_s past where it was at `since` (seconds into the watch), and `size` at the end."""
+        test.assertFalse(any(s["fatal"] for s in samples), message)
+        test.assertFalse(samples[-1]["ended"], "the player saw the stream end" + message)
+        test.assertLessEqual(len(stalls), 1, message)
+        for _, length in stalls:
+            test.assertLessEqual(length, max_stall_s, message)
+        at = next(s["t"] for s in samples if s["wall"] >= since)
+        test.assertGreater(samples[-1]["t"] - at, min_advance_s, message)
+        test.assertEqual((samples[-1]["width"], samples[-1]["height"]), size, message)
+
 
 def publisher(test, media, url):
     pub = harness.ffmpeg_publish(media, url, realtime=True, loop=True)
@@ -347,15 +360,9 @@ class ReconnectTest(unittest.TestCase):
         summary = (f"encoder killed at {killed:.1f} s, back at {back:.1f} s (gap {gap:.1f} s); stalls (at, s): {stalls}; "
                    f"position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; errors {r['errors']}")
         print("\nreconnect: " + summary, file=sys.stderr)
-        self.assertFalse(any(s["fatal"] for s in samples), summary + context)
-        self.assertFalse(samples[-1]["ended"], "the player saw the stream end" + context)
-        self.assertLessEqual(len(stalls), 1, summary + context)
-        for _, length in stalls:
-            self.assertLessEqual(length, gap + self.TARGET_S, summary + context)
         # It plays on by itself: the position at the end is well past where the old encoder stopped.
-        at_kill = next(s["t"] for s in samples if s["wall"] >= killed)
-        self.assertGreater(samples[-1]["t"] - at_kill, watch_s - killed - gap - 2 * self.TARGET_S - 4, summary + context)
-        self.assertEqual((samples[-1]["width"], samples[-1]["height"]), (1280, 720))
+        Watcher.assert_played_on(self, samples, stalls, killed, gap + self.TARGET_S,
+                                 watch_s - killed - gap - 2 * self.TARGET_S - 4, (1280, 720), summary + context)
 
 
 class FailoverTest(unittest.TestCase):
@@ -386,14 +393,9 @@ class FailoverTest(unittest.TestCase):
                    f"position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; errors {r['errors']}; "
                    f"size at the end {samples[-1]['width']}x{samples[-1]['height']}")
         print("\nfailover: " + summary, file=sys.stderr)
-        self.assertFalse(any(s["fatal"] for s in samples), summary + context)
-        self.assertFalse(samples[-1]["ended"], "the player saw the stream end" + context)
-        self.assertLessEqual(len(stalls), 1, summary + context)
-        for _, length in stalls:
-            self.assertLessEqual(length, self.MAX_STALL_S, summary + context)
-        at_kill = next(s["t"] for s in samples if s["wall"] >= killed)
-        self.assertGreater(samples[-1]["t"] - at_kill, watch_s - killed - self.MAX_STALL_S - 6, summary + context)
-        self.assertEqual((samples[-1]["width"], samples[-1]["height"]), (640, 360), "the backup's picture" + context)
+        # The backup's picture at the end.
+        Watcher.assert_played_on(self, samples, stalls, killed, self.MAX_STALL_S,
+                                 watch_s - killed - self.MAX_STALL_S - 6, (640, 360), summary + context)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,26 @@ def segment_seq(uri):
     return int(uri.rsplit("-", 1)[1][:-3])
 
 
+def publish(lg, media, key):
+    """A real ffmpeg encoder publishing `media` in a loop, in real time."""
+    return harness.ffmpeg_publish(media, lg.rtmp_url(key), realtime=True, loop=True)
+
+
+def kill(proc):
+    proc.kill()  # SIGKILL: the encoder dies, the TCP connection goes with it
+    proc.communicate(timeout=30)
+
+
+def probe_segment(test, lg, key, segment):
+    """Fetches a listed segment and returns hls_check.check_segment's probe of it."""
+    status, body = lg.get(f"/live/{key}/{segment['uri']}")
+    test.assertEqual(status, 200)
+    path = os.path.join(harness.WORK, f"{key}-{segment['uri']}")
+    with open(path, "wb") as f:
+        f.write(body)
+    return hls_check.check_segment(path)
+
+
 class Follower:
     """Polls a stream's playlist, checking the rules at every poll (hls_check.PlaylistRules) and noting
     when EXT-X-ENDLIST first appears."""
@@ -64,18 +84,14 @@ class ReconnectGrace(unittest.TestCase):
         assert cls.lg.stop() == 0
 
     def publish(self, key):
-        return harness.ffmpeg_publish(self.media, self.lg.rtmp_url(key), realtime=True, loop=True)
-
-    def kill(self, proc):
-        proc.kill()  # SIGKILL: the encoder dies, the TCP connection goes with it
-        proc.communicate(timeout=30)
+        return publish(self.lg, self.media, key)
 
     def test_killed_publisher_back_within_the_grace_continues_the_playlist(self):
         key = "back"
         f = Follower(self.lg, key)
         pub = self.publish(key)
         f.until(lambda p: len(p.segments) >= 3, what="three segments")
-        self.kill(pub)
+        kill(pub)
         lost_at = time.monotonic()
         s = self.lg.wait_for(lambda: (lambda j: j if j and j["state"] == "reconnecting" else None)(
             self.lg.stream(key)), harness.WAIT_S, "the API to say reconnecting")
@@ -112,7 +128,7 @@ class ReconnectGrace(unittest.TestCase):
                     self.lg.stream(key))["health"]["problems"], harness.WAIT_S, "the reconnects problem")}
             self.assertIn("reconnected 1 time in 10 minutes: check its network", problems["reconnects"]["hint"])
         finally:
-            self.kill(pub)
+            kill(pub)
         # Gone for good: the playlist stays open for the grace, then ends.
         gone_at = time.monotonic()
         f.until(lambda p: p.ended, timeout=GRACE_MS / 1000 + harness.WAIT_S, what="EXT-X-ENDLIST after the grace")
@@ -157,19 +173,10 @@ class Failover(unittest.TestCase):
         assert cls.lg.stop() == 0
 
     def publish(self, media, key):
-        return harness.ffmpeg_publish(media, self.lg.rtmp_url(key), realtime=True, loop=True)
-
-    def kill(self, proc):
-        proc.kill()
-        proc.communicate(timeout=30)
+        return publish(self.lg, media, key)
 
     def resolution(self, key, segment):
-        status, body = self.lg.get(f"/live/{key}/{segment['uri']}")
-        self.assertEqual(status, 200)
-        path = os.path.join(harness.WORK, f"{key}-{segment['uri']}")
-        with open(path, "wb") as f:
-            f.write(body)
-        video = next(s for s in hls_check.check_segment(path)["streams"] if s["codec_type"] == "video")
+        video = next(s for s in probe_segment(self, self.lg, key, segment)["streams"] if s["codec_type"] == "video")
         return video["width"], video["height"]
 
     def api_until(self, key, done, what):
@@ -207,7 +214,7 @@ class Failover(unittest.TestCase):
             f.rules.check_joins(0)
 
             # The primary dies: the backup takes over at its next keyframe, in the same playlist.
-            self.kill(primary)
+            kill(primary)
             primary = None
             s = self.api_until(key, lambda j: len(j["failovers"]) == 1, "the switch to the backup in the API")
             self.assertEqual((s["failovers"][0]["from"], s["failovers"][0]["to"], s["failovers"][0]["cause"]),
@@ -244,7 +251,7 @@ class Failover(unittest.TestCase):
         finally:
             for proc in (primary, backup):
                 if proc:
-                    self.kill(proc)
+                    kill(proc)
         # Both gone: the reconnect grace, then the end.
         gone_at = time.monotonic()
         f.until(lambda p: p.ended, timeout=self.GRACE_MS / 1000 + harness.WAIT_S, what="EXT-X-ENDLIST after the grace")
@@ -272,7 +279,7 @@ class Failover(unittest.TestCase):
         finally:
             frozen.close()
             if backup:
-                self.kill(backup)
+                kill(backup)
         self.lg.wait_playlist_ended(key, timeout=self.GRACE_MS / 1000 + harness.WAIT_S)
 
 
@@ -324,12 +331,7 @@ class TimestampWraps(unittest.TestCase):
         """Per segment, per stream type: the packets' DTS in order, from ffprobe."""
         out = []
         for s in p.segments:
-            status, body = self.lg.get(f"/live/{key}/{s['uri']}")
-            self.assertEqual(status, 200)
-            path = os.path.join(harness.WORK, f"{key}-{s['uri']}")
-            with open(path, "wb") as f:
-                f.write(body)
-            probe = hls_check.check_segment(path)
+            probe = probe_segment(self, self.lg, key, s)
             by_type = {}
             for pkt in probe["packets"]:
                 by_type.setdefault(pkt["codec_type"], []).append(int(pkt["dts"]))
