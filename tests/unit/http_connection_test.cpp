@@ -124,7 +124,7 @@ TEST_CASE("http connection: input behind an answer in flight is bounded by one r
 
 TEST_CASE("http connection: a slow but steady reader gets a large answer; one that stops reading is cut") {
   Harness h;
-  // Steady: 64 KiB every 10 ms through a small receive buffer, slower than the socket could go, and the
+  // Steady: up to 64 KiB every 3 ms through a small receive buffer, slower than the socket could go, and the
   // whole answer takes several write timeouts.
   std::string got;
   bool eof = false;
@@ -136,7 +136,7 @@ TEST_CASE("http connection: a slow but steady reader gets a large answer; one th
       c.read(64 << 10);
       const size_t head = c.received.find("\r\n\r\n");
       if (head != std::string::npos && c.received.size() - head - 4 >= (8u << 20)) break;
-      std::this_thread::sleep_for(10ms);
+      std::this_thread::sleep_for(3ms);
     }
     got = std::move(c.received);
     eof = c.eof();

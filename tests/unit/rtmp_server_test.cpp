@@ -50,7 +50,7 @@ struct Rig {
         reply.insert(reply.end(), r.begin(), r.end());
         handshake_answered = handshake_answered || !r.empty();
       }
-      return until();
+      return until() || tcp.eof();  // a closed connection answers nothing more
     });
     return reply;
   }
