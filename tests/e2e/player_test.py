@@ -179,6 +179,12 @@ class PlayerTest(unittest.TestCase):
 
         api = [fetch(edge.url("/api/streams"))[1]["X-Cache-Status"] for _ in range(2)]
         self.assertNotIn("HIT", api, "the no-cache API was cached")
+        # Only the public routes pass the edge: no metrics, no operator page, no publisher address.
+        self.assertEqual(fetch(edge.url("/metrics"))[0], 404)
+        self.assertEqual(fetch(edge.url("/operator.html"))[0], 404)
+        status, _, body = fetch(edge.url("/api/streams"))
+        self.assertEqual(status, 200)
+        self.assertNotIn(b'"address"', body)
         print(f"edge cache: segment {statuses}, playlist {pl}, api {api}", file=sys.stderr)
 
     def test_c_operator_view(self):

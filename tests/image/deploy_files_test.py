@@ -130,6 +130,7 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(self.deployment["spec"]["selector"]["matchLabels"].items()
                          - self.deployment["spec"]["template"]["metadata"]["labels"].items(), set())
         ports = {p["name"]: p for p in service["spec"]["ports"]}
+        self.assertEqual(set(ports), {"rtmp", "http"}, "the admin listener stays inside the pod")
         self.assertEqual((ports["rtmp"]["port"], ports["rtmp"]["protocol"]), (1935, "TCP"))
         self.assertEqual(ports["http"]["port"], 8080)
         container_ports = {p["name"]: p["containerPort"] for p in self.container["ports"]}
