@@ -2,9 +2,7 @@
 #include "segmenter/ts_muxer.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -12,11 +10,11 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/error.h>
-#include <libavutil/log.h>
 #include <libavutil/opt.h>
 }
 
 #include "common/log.h"
+#include "segmenter/ff_util.h"
 
 namespace livegate {
 
@@ -36,25 +34,9 @@ constexpr unsigned kSdtPid = 0x11;
 // packets and on_write can look at their headers.
 constexpr int kIoBufferSize = static_cast<int>(kTsPacketSize) * 348;  // 65,424 bytes
 
-std::string av_error_text(int err) {
-  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(err, buf, sizeof buf);
-  return buf;
-}
-
 Error fail(std::string_view what) { return Error{"ts muxer: " + std::string(what)}; }
 Error fail(std::string_view what, int err) {
   return wrap("ts muxer: " + std::string(what), av_error_text(err));
-}
-
-int set_extradata(AVCodecParameters* par, const uint8_t* data, size_t size) {
-  // libavformat reads extradata with optimised bitreaders that may overrun: it must carry zeroed padding.
-  auto* copy = static_cast<uint8_t*>(av_mallocz(size + AV_INPUT_BUFFER_PADDING_SIZE));
-  if (copy == nullptr) return AVERROR(ENOMEM);
-  std::memcpy(copy, data, size);
-  par->extradata = copy;
-  par->extradata_size = static_cast<int>(size);
-  return 0;
 }
 
 // Reads the few AudioSpecificConfig fields an ADTS header repeats; bounds-checked, sticky failure.
@@ -126,11 +108,7 @@ size_t read_length(const uint8_t* p, uint8_t size) {
 Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const std::optional<VideoConfig>& video,
                                                  const std::optional<AudioConfig>& audio) {
   if (!video && !audio) return fail("create: neither video nor audio");
-  // libavformat's own notices ("frame size not set", ...) would interleave with our log lines;
-  // failures still reach the log through the Status values we return.
-  static std::once_flag quiet;
-  std::call_once(quiet,
-                 [] { av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR); });
+  quiet_ffmpeg_log();
   if (video) {
     if (video->codec != VideoCodec::h264) return fail("create: video codec is not H.264");
     if (video->sps.empty() || video->pps.empty()) return fail("create: H.264 configuration without SPS/PPS");
@@ -284,23 +262,6 @@ Status TsMuxer::write(const AccessUnit& unit) {
   return write_audio(unit);
 }
 
-uint8_t* TsMuxer::packet_buffer(size_t size) {
-  constexpr size_t kPadding = AV_INPUT_BUFFER_PADDING_SIZE;
-  if (size > static_cast<size_t>(INT_MAX) / 2 - kPadding) return nullptr;
-  AVPacket* pkt = pkt_.get();
-  // libavformat drops its reference before av_write_frame returns, so the buffer is ours again and
-  // reused: one allocation per bigger-than-ever frame, not one per frame.
-  if (pkt->buf == nullptr || !av_buffer_is_writable(pkt->buf) || pkt->buf->size < size + kPadding) {
-    av_packet_unref(pkt);
-    // Headroom so a stream whose frames slowly grow does not reallocate on each new maximum.
-    if (av_new_packet(pkt, static_cast<int>(size + size / 4)) < 0) return nullptr;
-  }
-  pkt->data = pkt->buf->data;
-  pkt->size = static_cast<int>(size);
-  std::memset(pkt->data + size, 0, kPadding);
-  return pkt->data;
-}
-
 Status TsMuxer::write_video(const AccessUnit& unit) {
   const std::vector<uint8_t>& in = *unit.data;
   const uint8_t n = nal_length_size_;
@@ -321,7 +282,7 @@ Status TsMuxer::write_video(const AccessUnit& unit) {
   }
   if (nals == 0) return fail("write video frame: no NAL units");
 
-  uint8_t* out = packet_buffer(out_size);
+  uint8_t* out = reuse_packet_buffer(pkt_.get(), out_size);
   if (out == nullptr) return fail("write video frame: allocate packet", AVERROR(ENOMEM));
   // SPS/PPS in front of every keyframe, by hand, so each segment starts decodable whatever the frame
   // holds: libavformat 5.1 adds AUD and SPS/PPS only to a frame without an AUD, and then into a newly
@@ -356,7 +317,7 @@ Status TsMuxer::write_audio(const AccessUnit& unit) {
     //   | frame_length:13 (header included) | buffer_fullness:11 | raw_data_blocks:2 (= 1 block)
     const size_t length = kAdtsHeaderSize + in.size();
     if (length > kAdtsMaxFrame) return fail("write audio frame: AAC frame too big for ADTS");
-    uint8_t* out = packet_buffer(length);
+    uint8_t* out = reuse_packet_buffer(pkt_.get(), length);
     if (out == nullptr) return fail("write audio frame: allocate packet", AVERROR(ENOMEM));
     out[0] = adts_fixed_[0];
     out[1] = adts_fixed_[1];
@@ -367,7 +328,7 @@ Status TsMuxer::write_audio(const AccessUnit& unit) {
     out[6] = 0xFC;
     std::memcpy(out + kAdtsHeaderSize, in.data(), in.size());
   } else {
-    uint8_t* out = packet_buffer(in.size());
+    uint8_t* out = reuse_packet_buffer(pkt_.get(), in.size());
     if (out == nullptr) return fail("write audio frame: allocate packet", AVERROR(ENOMEM));
     std::memcpy(out, in.data(), in.size());
   }

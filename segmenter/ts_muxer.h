@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "segmenter/chunk_buffer.h"
 #include "segmenter/ff_ptr.h"
+#include "segmenter/muxer.h"
 
 namespace livegate {
 
@@ -25,13 +26,13 @@ namespace livegate {
 // max_delay before the DTS, which is negative, so wrong, while timestamps start near 0.
 //
 // Every segment starts with PAT, PMT: the DVB SDT libavformat writes in front of them is dropped.
-class TsMuxer {
+class TsMuxer final : public Muxer {
  public:
   // At least one of video/audio must be set. Video: H.264 with SPS/PPS parsed from the avcC and
   // nal_length_size. Audio: AAC (asc is the AudioSpecificConfig) or MP3.
   static Result<std::unique_ptr<TsMuxer>> create(const std::optional<VideoConfig>& video,
                                                  const std::optional<AudioConfig>& audio);
-  ~TsMuxer();
+  ~TsMuxer() override;
   TsMuxer(const TsMuxer&) = delete;
   TsMuxer& operator=(const TsMuxer&) = delete;
 
@@ -41,15 +42,15 @@ class TsMuxer {
   // delimiter (one the frame carries is dropped) and each keyframe with the configuration's SPS and
   // PPS. AAC: raw frames get ADTS headers. An equal DTS on a track is written one tick (11 us) later,
   // as libavformat needs DTS strictly increasing per stream.
-  [[nodiscard]] Status write(const AccessUnit& unit);
+  [[nodiscard]] Status write(const AccessUnit& unit) override;
 
   // Ends the current segment: pushes out pending PES data so every frame written so far is in the
   // returned bytes, and arms PAT/PMT for the start of the next segment.
-  std::vector<uint8_t> cut();
+  std::vector<uint8_t> cut() override;
 
   // Bytes produced since the last cut (written out or still in the IO buffer). An audio frame that
   // libavformat holds back to pack into a PES is not counted until the next write or cut().
-  size_t pending_bytes() const noexcept;
+  size_t pending_bytes() const noexcept override;
 
  private:
   // Only create() can name it, so only create() makes muxers (make_unique needs a public constructor).
@@ -63,8 +64,6 @@ class TsMuxer {
  private:
   Status write_video(const AccessUnit& unit);
   Status write_audio(const AccessUnit& unit);
-  // The reused packet, with room for `size` bytes (plus padding); nullptr when out of memory.
-  uint8_t* packet_buffer(size_t size);
   Status send(int stream_index, Ticks90k& last_dts, const AccessUnit& unit, const char* what);
   int arm_headers() noexcept;
   static int on_write(void* opaque, uint8_t* buf, int size) noexcept;

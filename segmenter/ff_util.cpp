@@ -1,0 +1,54 @@
+// Small FFmpeg helpers shared by the muxers.
+#include "segmenter/ff_util.h"
+
+#include <climits>
+#include <cstring>
+#include <mutex>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <libavutil/mem.h>
+}
+
+#include "common/log.h"
+
+namespace livegate {
+
+std::string av_error_text(int err) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(err, buf, sizeof buf);
+  return buf;
+}
+
+int set_extradata(AVCodecParameters* par, const uint8_t* data, size_t size) {
+  auto* copy = static_cast<uint8_t*>(av_mallocz(size + AV_INPUT_BUFFER_PADDING_SIZE));
+  if (copy == nullptr) return AVERROR(ENOMEM);
+  if (size > 0) std::memcpy(copy, data, size);
+  par->extradata = copy;
+  par->extradata_size = static_cast<int>(size);
+  return 0;
+}
+
+uint8_t* reuse_packet_buffer(AVPacket* pkt, size_t size) {
+  constexpr size_t kPadding = AV_INPUT_BUFFER_PADDING_SIZE;
+  if (size > static_cast<size_t>(INT_MAX) / 2 - kPadding) return nullptr;
+  if (pkt->buf == nullptr || !av_buffer_is_writable(pkt->buf) || pkt->buf->size < size + kPadding) {
+    av_packet_unref(pkt);
+    // Headroom so a stream whose frames slowly grow does not reallocate on each new maximum.
+    if (av_new_packet(pkt, static_cast<int>(size + size / 4)) < 0) return nullptr;
+  }
+  pkt->data = pkt->buf->data;
+  pkt->size = static_cast<int>(size);
+  std::memset(pkt->data + size, 0, kPadding);
+  return pkt->data;
+}
+
+void quiet_ffmpeg_log() {
+  static std::once_flag once;
+  std::call_once(once,
+                 [] { av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR); });
+}
+
+}  // namespace livegate
