@@ -145,6 +145,24 @@ Setters make_setters(Config& c) {
   add_uint(s, "hls.max_ended_streams", h.max_ended_streams, 0, 1000000);
   add_uint(s, "hls.max_ended_bytes", h.max_ended_bytes, 0, u32max);
   add_uint(s, "hls.reconnect_grace_ms", h.reconnect_grace_ms, 0, 3600000);
+  s["hls.packaging"] = [&h](const json& v) -> Status {
+    const Error bad{"config: hls.packaging must be a non-empty list of \"ts\" and \"cmaf\", got " + v.dump()};
+    if (!v.is_array() || v.empty()) return bad;
+    bool ts = false, cmaf = false;
+    for (const json& p : v) {
+      if (p == "ts" && !ts) {
+        ts = true;
+      } else if (p == "cmaf" && !cmaf) {
+        cmaf = true;
+      } else {
+        return bad;
+      }
+    }
+    h.packaging_ts = ts;
+    h.packaging_cmaf = cmaf;
+    return {};
+  };
+  s.forms["hls.packaging"] = TextForm::list;
   FailoverConfig& f = c.failover;
   add_uint(s, "failover.input_loss_ms", f.input_loss_ms, 100, 600000);
   add_uint(s, "failover.return_after_ms", f.return_after_ms, 0, 3600000);

@@ -30,7 +30,7 @@ struct RtmpConfig {
   uint32_t out_chunk_size = 4096;         // the chunk size we announce and send with
   uint32_t window_ack_size = 2500000;     // the acknowledgement window we ask of the peer
   uint32_t timestamp_wrap_tolerance_ms = 10000;  // a step back by 2^31 ms less at most this is a clock wrap
-  std::vector<std::string> apps{"live"};  // application names accepted in connect
+  std::vector<std::string> apps{"live"};         // application names accepted in connect
 };
 
 // HLS output: segment length, playlist window, and how long things stay servable.
@@ -49,6 +49,9 @@ struct HlsConfig {
   uint32_t max_ended_streams = 256;       // ended streams held for retention_s; the oldest go first
   uint32_t max_ended_bytes = 512 << 20;   // segment bytes all ended streams may hold
   uint32_t reconnect_grace_ms = 10000;    // a publisher gone this long ends the playlist; 0: at once
+  // hls.packaging, a list of "ts" and "cmaf": which packagings every stream gets (at least one).
+  bool packaging_ts = true;    // index.m3u8 and MPEG-TS segments
+  bool packaging_cmaf = true;  // ll.m3u8, init segments and fragmented MP4 (CMAF) segments
 };
 
 struct HttpConfig {

@@ -109,7 +109,7 @@ nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls, bool
     j["hls"] = {{"target_duration_s", hls->target_duration_s},
                 {"media_sequence", hls->media_sequence},
                 {"segments_listed", hls->listed},
-                {"segments_held", hls->segments.size()},
+                {"segments_held", hls->held},
                 {"ended", hls->ended}};
   } else {
     j["hls"] = nullptr;

@@ -17,7 +17,7 @@ std::string render_metrics(const Metrics& metrics, const StreamStore& store) {
         double(st.streams_live));
   gauge("livegate_hls_streams", "Streams whose HLS output is held (live or ended, within retention).",
         double(st.hls_streams));
-  gauge("livegate_hls_bytes_held", "Bytes of MPEG-TS segments held in memory.", double(st.hls_bytes_held));
+  gauge("livegate_hls_bytes_held", "Bytes of segments (every packaging) held in memory.", double(st.hls_bytes_held));
 
   render_family(out, "livegate_log_lines_dropped_total",
                 "Log lines dropped because stderr did not keep up (limit log_queue_lines).",

@@ -19,10 +19,10 @@ bool valid_name(std::string_view s) {
   });
 }
 
-// "<tag>-<seq>.ts" as the segmenter names segments.
-bool valid_segment_uri(std::string_view s) {
-  if (s.size() < 6 || s.substr(s.size() - 3) != ".ts") return false;
-  s.remove_suffix(3);
+// "<tag>-<seq><ext>" as the segmenter names segments (".ts", ".m4s") and CMAF init segments (".mp4").
+bool valid_media_uri(std::string_view s, std::string_view ext) {
+  if (s.size() < ext.size() + 3 || s.substr(s.size() - ext.size()) != ext) return false;
+  s.remove_suffix(ext.size());
   const size_t dash = s.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash > 64 || s.size() - dash - 1 > 20 ||
       dash + 1 == s.size())
@@ -56,6 +56,18 @@ HttpResponse json_response(int status, const nlohmann::json& body, const char* r
   // Strings from clients are valid UTF-8 by the time they are stored; `replace` makes sure a dump can
   // never throw (and answer 500 for every caller) whatever slips through.
   r.set_text(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return r;
+}
+
+// A segment or init segment: its URI is never reused, so caches may keep it as long as they like.
+HttpResponse media_response(std::shared_ptr<const std::vector<uint8_t>> bytes, const char* content_type) {
+  HttpResponse r;
+  r.route = "segment";
+  r.content_type = content_type;
+  r.cache_control = "public, max-age=31536000, immutable";
+  r.body = std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  r.owner = std::move(bytes);
+  r.ranges = true;
   return r;
 }
 
@@ -101,30 +113,31 @@ HttpResponse Router::get(const HttpRequest& req, Caller caller) const {
 
   if (parts.size() == 3 && valid_name(parts[0]) && valid_name(parts[1])) {
     const std::string path = std::string(parts[0]) + "/" + std::string(parts[1]);
-    if (parts[2] == "index.m3u8") {
+    const bool ts = parts[2] == "index.m3u8";
+    if (ts || parts[2] == "ll.m3u8") {
       auto hls = store_.get_hls(path);
-      if (!hls || hls->playlist.empty()) return text_response(404, "no such stream", "playlist");
+      const std::string* text = hls ? &(ts ? hls->ts : hls->cmaf).text : nullptr;
+      if (!text || text->empty()) return text_response(404, "no such stream", "playlist");
       HttpResponse r;
       r.route = "playlist";
       r.content_type = "application/vnd.apple.mpegurl";
       r.cache_control = kShortLived;
-      r.body = hls->playlist;
+      r.body = *text;
       r.owner = std::move(hls);
       return r;
     }
-    if (valid_segment_uri(parts[2])) {
+    const bool ts_segment = valid_media_uri(parts[2], ".ts");
+    if (ts_segment || valid_media_uri(parts[2], ".m4s")) {
       auto hls = store_.get_hls(path);
-      const Segment* seg = hls ? hls->find(parts[2]) : nullptr;
+      const Segment* seg = hls ? (ts_segment ? hls->ts : hls->cmaf).find(parts[2]) : nullptr;
       if (!seg) return text_response(404, "no such segment", "segment");
-      HttpResponse r;
-      r.route = "segment";
-      r.content_type = "video/mp2t";
-      // A segment URI is never reused, so caches may keep it as long as they like.
-      r.cache_control = "public, max-age=31536000, immutable";
-      r.body = std::string_view(reinterpret_cast<const char*>(seg->bytes->data()), seg->bytes->size());
-      r.owner = seg->bytes;
-      r.ranges = true;
-      return r;
+      return media_response(seg->bytes, ts_segment ? "video/mp2t" : "video/iso.segment");
+    }
+    if (valid_media_uri(parts[2], ".mp4")) {
+      auto hls = store_.get_hls(path);
+      auto map = hls ? hls->find_map(parts[2]) : nullptr;
+      if (!map) return text_response(404, "no such segment", "segment");
+      return media_response(std::move(map), "video/mp4");
     }
   }
 

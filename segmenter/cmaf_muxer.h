@@ -19,14 +19,17 @@ namespace livegate {
 // fragment (moof + mdat), which HlsStream serves as a part and, joined with its neighbours, as a
 // segment. A configuration change makes a new muxer, so a new init segment (EXT-X-MAP).
 //
-// Timing: video is in a 90 kHz track, audio in one at its sample rate. Every fragment's
+// Timing: video is in a 90 kHz track, audio in one at its sample rate. The first fragment's
 // baseMediaDecodeTime (tfdt) is the time we gave, not a count from zero per muxer (frag_discont), so a
 // new muxer after a republish or a discontinuity carries on the playlist's timeline and audio keeps its
-// offset to video. B-frames: composition offsets are positive (trun version 0) and each frame is
-// presented at exactly the PTS we gave, by FFmpeg as by browsers. Offsets are relative to the moof
+// offset to video. The last frame of a fragment lasts as long as the frame before it (the next one is
+// not known yet) and the next fragment starts where it ends, so a track has no gaps or overlaps; the
+// first frame of a fragment can thus start a step's difference (with RTMP's millisecond clock, 1 ms)
+// from its timestamp, which shows in audio (video keeps its PTS through the composition offset).
+// B-frames: composition offsets are positive (trun version 0) and each video frame is presented at
+// exactly the PTS we gave, by FFmpeg as by browsers. Offsets are relative to the moof
 // (default_base_moof), so each fragment stands alone. AAC priming: the encoder's first frames go out as
-// they came (a fragmented init segment has no edit list), as in the TS output, so both packagings
-// present audio at the same times.
+// they came (a fragmented init segment has no edit list), as in the TS output.
 class CmafMuxer final : public Muxer {
  public:
   // At least one of video/audio must be set. Video: H.264 with its avcC. Audio: AAC (with its

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -71,28 +72,44 @@ void HlsSegmenter::sync(const std::string& path, Entry& e) {
   store_.put_hls(path, std::move(now));
 }
 
-// Brings the on-disk copy from `before` to `after`: new segments first, then the playlist that lists
-// them, then files that left the grace window. `after` == nullptr removes the stream's folder.
+// Brings the on-disk copy from `before` to `after`, for each packaging: new segments (and CMAF init
+// segments) first, then the playlist that lists them, then files that left the grace window. `after` ==
+// nullptr removes the stream's folder.
 void HlsSegmenter::mirror(const std::string& path, const HlsSnapshot* before, const HlsSnapshot* after) {
   if (!disk_) return;
-  auto has = [](const HlsSnapshot* s, const std::string& uri) { return s && s->find(uri) != nullptr; };
-  if (after) {
-    for (const Segment& seg : after->segments) {
-      if (!has(before, seg.uri)) disk_->write(path + "/" + seg.uri, seg.bytes);
+  using Playlist = HlsSnapshot::Playlist;
+  auto has = [](const Playlist* p, const std::string& uri) { return p && p->find(uri) != nullptr; };
+  auto has_map = [](const Playlist* p, const std::string& uri) {
+    return p && std::any_of(p->segments.begin(), p->segments.end(),
+                            [&uri](const Segment& s) { return s.map_uri == uri; });
+  };
+  const std::pair<Playlist HlsSnapshot::*, const char*> kinds[] = {{&HlsSnapshot::ts, "/index.m3u8"},
+                                                                   {&HlsSnapshot::cmaf, "/ll.m3u8"}};
+  for (const auto& [member, name] : kinds) {
+    const Playlist* b = before ? &(before->*member) : nullptr;
+    const Playlist* a = after ? &(after->*member) : nullptr;
+    if (a) {
+      std::string last_map;  // segments of one muxer share its init segment: written once
+      for (const Segment& seg : a->segments) {
+        if (!seg.map_uri.empty() && seg.map_uri != last_map && !has_map(b, seg.map_uri))
+          disk_->write(path + "/" + seg.map_uri, seg.map);
+        last_map = seg.map_uri;
+        if (!has(b, seg.uri)) disk_->write(path + "/" + seg.uri, seg.bytes);
+      }
+      if (!a->text.empty() && (!b || b->text != a->text)) disk_->write(path + name, a->text);
     }
-    if (!after->playlist.empty() && (!before || before->playlist != after->playlist)) {
-      disk_->write(path + "/index.m3u8", after->playlist);
+    if (b) {
+      std::string last_map;
+      for (const Segment& seg : b->segments) {
+        if (!has(a, seg.uri)) disk_->remove(path + "/" + seg.uri);
+        if (!seg.map_uri.empty() && seg.map_uri != last_map && !has_map(a, seg.map_uri))
+          disk_->remove(path + "/" + seg.map_uri);
+        last_map = seg.map_uri;
+      }
     }
+    if (!after) disk_->remove(path + name);
   }
-  if (before) {
-    for (const Segment& seg : before->segments) {
-      if (!has(after, seg.uri)) disk_->remove(path + "/" + seg.uri);
-    }
-  }
-  if (!after) {
-    disk_->remove(path + "/index.m3u8");
-    disk_->remove_dir(path);
-  }
+  if (!after) disk_->remove_dir(path);
 }
 
 void HlsSegmenter::on_publish(const StreamName& name, const PublishInfo&) {

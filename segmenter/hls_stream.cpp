@@ -4,7 +4,9 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "segmenter/cmaf_muxer.h"
 #include "segmenter/playlist.h"
+#include "segmenter/ts_muxer.h"
 
 namespace livegate {
 namespace {
@@ -30,8 +32,12 @@ HlsStream::HlsStream(const HlsConfig& config, std::string subject, std::string u
       subject_(std::move(subject)),
       uri_tag_(std::move(uri_tag)),
       clock_(std::move(clock)),
-      timeline_(TimelineConfig{.max_forward = Ticks90k{config.max_jump_ms} * 90}),
-      window_(config.window, config.grace) {}
+      timeline_(TimelineConfig{.max_forward = Ticks90k{config.max_jump_ms} * 90}) {
+  if (config.packaging_ts)
+    outputs_.push_back(Output{Packaging::ts, SegmentWindow(config.window, config.grace), {}, {}, {}});
+  if (config.packaging_cmaf || outputs_.empty())  // the config allows no empty list; CMAF if one is made
+    outputs_.push_back(Output{Packaging::cmaf, SegmentWindow(config.window, config.grace), {}, {}, {}});
+}
 
 void HlsStream::start() {
   last_video_dts_.reset();
@@ -110,7 +116,7 @@ std::optional<CutReason> HlsStream::cut_before(const AccessUnit& unit, Tracks wa
   const Ticks90k limit =
       Ticks90k{limit_s} * kSecond + (muxer_tracks_.video && !video_frame ? kDurationSlack : 0);
   if (age >= limit) return CutReason::duration;
-  if (muxer_->pending_bytes() + (unit.data ? unit.data->size() : 0) > config_.max_segment_bytes) {
+  if (pending_bytes() + (unit.data ? unit.data->size() : 0) > config_.max_segment_bytes) {
     return CutReason::bytes;
   }
   return std::nullopt;
@@ -122,7 +128,7 @@ bool HlsStream::can_open(const AccessUnit& unit, Tracks wanted) const {
   if (unit.track == Track::video && unit.keyframe) return true;
   // A segment cut between keyframes is continued by the same muxer from the next frame: the decoder has
   // the frames before it. Anything else (the first segment, new tracks or codecs) starts at a keyframe.
-  return continuation_ && muxer_ && !muxer_stale_ && muxer_tracks_ == wanted;
+  return continuation_ && muxing_ && !muxer_stale_ && muxer_tracks_ == wanted;
 }
 
 void HlsStream::access_unit(const AccessUnit& in) {
@@ -149,34 +155,73 @@ void HlsStream::access_unit(const AccessUnit& in) {
   // A track the muxer was not made with (video during an audio-only stretch) waits for the next segment.
   if (!(unit.track == Track::video ? muxer_tracks_.video : muxer_tracks_.audio)) return;
 
-  if (Status s = muxer_->write(unit); !s) {
-    if (write_errors_++ % 1000 == 0)
-      log_warn(subject_, s.error() + " (" + std::to_string(write_errors_) + " so far)");
-    return;
+  // A frame one muxer refuses and another takes (they check different things; ingest has validated it)
+  // still counts as written: the segments stay one set.
+  bool written = false;
+  for (Output& o : outputs_) {
+    if (Status s = o.muxer->write(unit); !s) {
+      if (write_errors_++ % 1000 == 0)
+        log_warn(subject_, s.error() + " (" + std::to_string(write_errors_) + " so far)");
+    } else {
+      written = true;
+    }
   }
+  if (!written) return;
   if (unit.track == (muxer_tracks_.video ? Track::video : Track::audio)) {
     if (unit.dts > last_dts_) last_step_ = unit.dts - last_dts_;
     last_dts_ = unit.dts;
   }
 }
 
+bool HlsStream::make_muxers(Tracks wanted) {
+  const std::optional<VideoConfig> video = wanted.video ? video_ : std::nullopt;
+  const std::optional<AudioConfig> audio = wanted.audio ? audio_ : std::nullopt;
+  for (Output& o : outputs_) {
+    o.muxer.reset();
+    o.map.reset();
+    if (o.kind == Packaging::ts) {
+      Result<std::unique_ptr<TsMuxer>> m = TsMuxer::create(video, audio);
+      if (!m) {
+        log_error(subject_, m.error());
+        break;
+      }
+      o.muxer = std::move(m).value();
+    } else {
+      Result<std::unique_ptr<CmafMuxer>> m = CmafMuxer::create(video, audio);
+      if (!m) {
+        log_error(subject_, m.error());
+        break;
+      }
+      // Named after the first segment that needs it: unique for the playlist's life, like segments.
+      o.map_uri = uri_tag_ + "-" + std::to_string(next_seq_) + ".mp4";
+      o.map = (*m)->init_segment();
+      o.muxer = std::move(m).value();
+    }
+  }
+  muxing_ = std::all_of(outputs_.begin(), outputs_.end(), [](const Output& o) { return o.muxer != nullptr; });
+  if (!muxing_) {
+    for (Output& o : outputs_) o.muxer.reset();
+  }
+  return muxing_;
+}
+
+size_t HlsStream::pending_bytes() const noexcept {
+  size_t most = 0;
+  for (const Output& o : outputs_) most = std::max(most, o.muxer ? o.muxer->pending_bytes() : 0);
+  return most;
+}
+
 bool HlsStream::open_segment(const AccessUnit& unit, Tracks wanted) {
-  const bool new_muxer = !muxer_ || muxer_stale_ || muxer_tracks_ != wanted;
-  const bool discontinuity = pending_discontinuity_ || (new_muxer && muxer_ != nullptr);
+  const bool new_muxer = !muxing_ || muxer_stale_ || muxer_tracks_ != wanted;
+  const bool discontinuity = pending_discontinuity_ || (new_muxer && muxing_);
   if (new_muxer) {
-    if (muxer_ && muxer_tracks_.video && !wanted.video) {
+    if (muxing_ && muxer_tracks_.video && !wanted.video) {
       ++video_stalls_;
       log_warn(subject_, "video stopped while audio goes on: segments carry audio only until it returns");
-    } else if (muxer_ && !muxer_tracks_.video && wanted.video && !muxer_stale_) {
+    } else if (muxing_ && !muxer_tracks_.video && wanted.video && !muxer_stale_) {
       log_info(subject_, "video is back");
     }
-    Result<std::unique_ptr<TsMuxer>> m =
-        TsMuxer::create(wanted.video ? video_ : std::nullopt, wanted.audio ? audio_ : std::nullopt);
-    if (!m) {
-      log_error(subject_, m.error());
-      return false;
-    }
-    muxer_ = std::move(m).value();
+    if (!make_muxers(wanted)) return false;
     muxer_stale_ = false;
     muxer_tracks_ = wanted;
   }
@@ -217,9 +262,11 @@ void HlsStream::cut(Ticks90k next_dts, CutReason why) {
 
 void HlsStream::close_segment(Ticks90k end_dts) {
   open_ = false;
-  std::vector<uint8_t> bytes = muxer_->cut();
+  std::vector<std::vector<uint8_t>> bytes;
+  for (Output& o : outputs_) bytes.push_back(o.muxer->cut());
   const double duration = double(std::max<Ticks90k>(end_dts - segment_start_, 1)) / kSecond;
-  if (bytes.empty()) return;
+  // Every output got the same frames; none has bytes only if no frame was written at all.
+  if (std::any_of(bytes.begin(), bytes.end(), [](const auto& b) { return b.empty(); })) return;
 
   const uint32_t rounded = rounded_duration(duration);
   if (target_duration_ == 0) {
@@ -238,21 +285,28 @@ void HlsStream::close_segment(Ticks90k end_dts) {
     ++long_gop_;
     longest_segment_s_ = std::max(longest_segment_s_, duration);
   }
-  Segment seg;
-  seg.seq = next_seq_++;
-  seg.duration_s = duration;
-  seg.pdt_unix_ms = segment_pdt_;
-  seg.discontinuity = segment_discontinuity_;
-  seg.uri = uri_tag_ + "-" + std::to_string(seg.seq) + ".ts";
-  seg.bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
-  window_.push(std::move(seg));
+  const uint64_t seq = next_seq_++;
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    Output& o = outputs_[i];
+    Segment seg;
+    seg.seq = seq;
+    seg.duration_s = duration;
+    seg.pdt_unix_ms = segment_pdt_;
+    seg.discontinuity = segment_discontinuity_;
+    seg.uri = uri_tag_ + "-" + std::to_string(seq) + (o.kind == Packaging::ts ? ".ts" : ".m4s");
+    seg.bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes[i]));
+    seg.map_uri = o.map_uri;
+    seg.map = o.map;
+    o.window.push(std::move(seg));
+  }
   publish_snapshot();
 }
 
 void HlsStream::stop_input() {
   if (open_) cut(last_dts_ + std::max<Ticks90k>(last_step_, 1), CutReason::end);
   continuation_ = false;
-  muxer_.reset();
+  for (Output& o : outputs_) o.muxer.reset();
+  muxing_ = false;
 }
 
 void HlsStream::interrupt() {
@@ -278,12 +332,12 @@ void HlsStream::end() {
 
 void HlsStream::publish_snapshot() {
   auto snap = std::make_shared<HlsSnapshot>();
-  const auto all = window_.all();
-  snap->segments.assign(all.begin(), all.end());
+  const SegmentWindow& first = outputs_.front().window;  // every window holds the same sequence numbers
   snap->ended = ended_;
   snap->target_duration_s = target_duration_;
-  snap->media_sequence = window_.media_sequence();
-  snap->listed = window_.listed().size();
+  snap->media_sequence = first.media_sequence();
+  snap->listed = first.listed().size();
+  snap->held = first.size();
   snap->segments_made = next_seq_;
   snap->timestamp_jumps = timestamp_jumps_;
   snap->long_segments_gop = long_gop_;
@@ -294,21 +348,29 @@ void HlsStream::publish_snapshot() {
   snap->longest_pause_s = longest_pause_s_;
   snap->video_stalls = video_stalls_;
   snap->video_stalled = !ended_ && video_stalled_;
-  if (target_duration_ > 0) {
-    PlaylistParams p;
-    p.target_duration_s = target_duration_;
-    p.media_sequence = window_.media_sequence();
-    p.discontinuity_sequence = window_.discontinuity_sequence();
-    p.segments = window_.listed();
-    p.ended = ended_;
-    snap->playlist = render_playlist(p);
+  for (const Output& o : outputs_) {
+    HlsSnapshot::Playlist& out = o.kind == Packaging::ts ? snap->ts : snap->cmaf;
+    const auto all = o.window.all();
+    out.segments.assign(all.begin(), all.end());
+    if (target_duration_ > 0) {
+      PlaylistParams p;
+      p.target_duration_s = target_duration_;
+      p.media_sequence = o.window.media_sequence();
+      p.discontinuity_sequence = o.window.discontinuity_sequence();
+      p.segments = o.window.listed();
+      p.ended = ended_;
+      p.fmp4 = o.kind == Packaging::cmaf;
+      out.text = render_playlist(p);
+    }
   }
   snapshot_ = std::move(snap);
   ++version_;
 }
 
 size_t HlsStream::bytes_held() const noexcept {
-  return window_.bytes_held() + (muxer_ ? muxer_->pending_bytes() : 0);
+  size_t n = 0;
+  for (const Output& o : outputs_) n += o.window.bytes_held() + (o.muxer ? o.muxer->pending_bytes() : 0);
+  return n;
 }
 
 }  // namespace livegate

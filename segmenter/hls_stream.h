@@ -1,5 +1,6 @@
-// One stream's HLS output: normalises timestamps, decides where segments end, muxes them to
-// MPEG-TS and keeps the playlist window. Lives on the loop thread; publishes immutable snapshots.
+// One stream's HLS output: normalises timestamps, decides where segments end, has them muxed in each
+// packaging (MPEG-TS, CMAF) and keeps each playlist's window. Lives on the loop thread; publishes
+// immutable snapshots.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +11,10 @@
 
 #include "common/config.h"
 #include "common/media.h"
+#include "segmenter/muxer.h"
 #include "segmenter/segment_window.h"
 #include "segmenter/stream_store.h"
 #include "segmenter/timeline.h"
-#include "segmenter/ts_muxer.h"
 
 namespace livegate {
 
@@ -63,6 +64,19 @@ class HlsStream {
     bool audio = false;
     bool operator==(const Tracks&) const = default;
   };
+  enum class Packaging : uint8_t { ts, cmaf };
+  // One packaging: its muxer and its window. Every output gets the same frames and the same cuts, so
+  // their segments share sequence numbers, durations and discontinuities.
+  struct Output {
+    Packaging kind;
+    SegmentWindow window;
+    std::unique_ptr<Muxer> muxer;
+    std::string map_uri;  // CMAF: the current muxer's init segment
+    std::shared_ptr<const std::vector<uint8_t>> map;
+  };
+  // New muxers for every output; false (and none) if one cannot be made.
+  bool make_muxers(Tracks wanted);
+  size_t pending_bytes() const noexcept;
   // Notes video arriving or missing; video stalls when silent past hls.video_stall_ms while audio goes
   // on, and is back with its next keyframe.
   void watch_video(const AccessUnit& unit);
@@ -83,12 +97,12 @@ class HlsStream {
   WallClock clock_;
 
   Timeline timeline_;
-  SegmentWindow window_;
+  std::vector<Output> outputs_;  // at least one; TS first when it is on
   std::optional<VideoConfig> video_;
   std::optional<AudioConfig> audio_;
-  std::unique_ptr<TsMuxer> muxer_;
-  Tracks muxer_tracks_;      // the tracks the muxer was made with
-  bool muxer_stale_ = true;  // a configuration changed since the muxer was made
+  bool muxing_ = false;      // the outputs have muxers
+  Tracks muxer_tracks_;      // the tracks the muxers were made with
+  bool muxer_stale_ = true;  // a configuration changed since the muxers were made
   uint64_t write_errors_ = 0;
   bool pending_discontinuity_ = false;
   bool ended_ = false;

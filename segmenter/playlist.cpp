@@ -57,8 +57,10 @@ std::string format_pdt(int64_t unix_ms) {
 std::string render_playlist(const PlaylistParams& p) {
   std::string out;
   out.reserve(128 + p.segments.size() * 96);
-  // Version 3 is the lowest that allows decimal EXTINF durations (RFC 8216 7).
-  out += "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:";
+  // Version 3 is the lowest that allows decimal EXTINF durations; EXT-X-MAP in a media playlist that
+  // is not I-frames only needs 6 (RFC 8216 7).
+  out += p.fmp4 ? "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:"
+                : "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:";
   append_uint(out, p.target_duration_s);
   out += "\n#EXT-X-MEDIA-SEQUENCE:";
   append_uint(out, p.media_sequence);
@@ -67,10 +69,19 @@ std::string render_playlist(const PlaylistParams& p) {
   out += "\n#EXT-X-DISCONTINUITY-SEQUENCE:";
   append_uint(out, p.discontinuity_sequence);
   out += '\n';
+  const std::string* map = nullptr;
   for (const Segment& s : p.segments) {
     // Also on the first listed segment: it still marks a timestamp break against what a player
     // fetched from the previous playlist.
     if (s.discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+    // An EXT-X-MAP applies to every segment after it until the next one (RFC 8216 4.3.2.5); the first
+    // listed segment needs one even if the map is older than the playlist.
+    if (!s.map_uri.empty() && (map == nullptr || *map != s.map_uri)) {
+      out += "#EXT-X-MAP:URI=\"";
+      out += s.map_uri;
+      out += "\"\n";
+      map = &s.map_uri;
+    }
     // On every segment, not just the first, so players resync wall-clock after each discontinuity
     // (RFC 8216 4.3.2.6) and DVR-style UIs never extrapolate across a gap.
     out += "#EXT-X-PROGRAM-DATE-TIME:";

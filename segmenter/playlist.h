@@ -17,10 +17,12 @@ struct PlaylistParams {
   uint64_t discontinuity_sequence = 0;  // discontinuities already removed (4.3.3.3)
   std::span<const Segment> segments;    // URIs must not contain line breaks
   bool ended = false;                   // append EXT-X-ENDLIST (4.3.3.4)
+  bool fmp4 = false;                    // CMAF segments, each with a map_uri: version 6, EXT-X-MAP
 };
 
-// Header, then per segment [DISCONTINUITY] PROGRAM-DATE-TIME EXTINF URI, then [ENDLIST];
-// "\n" line ends, numbers formatted independently of the C locale.
+// Header, then per segment [DISCONTINUITY] [MAP] PROGRAM-DATE-TIME EXTINF URI, then [ENDLIST];
+// "\n" line ends, numbers formatted independently of the C locale. With fmp4, an EXT-X-MAP comes before
+// the first segment and wherever the map changes.
 std::string render_playlist(const PlaylistParams& p);
 
 // A duration as EXTINF prints it: milliseconds, rounded to nearest, halves away from zero

@@ -1,4 +1,4 @@
-// One closed MPEG-TS segment as the playlist lists it and the HTTP side serves it.
+// One closed segment (MPEG-TS, or CMAF) as the playlist lists it and the HTTP side serves it.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,10 @@ struct Segment {
   bool discontinuity = false;  // an EXT-X-DISCONTINUITY precedes it (RFC 8216 4.3.2.3)
   std::string uri;             // relative URI as listed, e.g. "s3f9a2c-42.ts"; unique forever
   std::shared_ptr<const std::vector<uint8_t>> bytes;
+  // CMAF: the init segment its fragments need (EXT-X-MAP), e.g. "s3f9a2c-40.mp4", unique forever and
+  // shared by the segments of one muxer. Empty for MPEG-TS.
+  std::string map_uri;
+  std::shared_ptr<const std::vector<uint8_t>> map;
 };
 
 }  // namespace livegate

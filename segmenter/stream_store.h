@@ -48,8 +48,8 @@ struct HealthFacts {
   uint64_t late_frames = 0;        // frames that arrived well after their timestamps said
   uint32_t reconnects = 0;         // republishes on this key within reconnect_window_s
   double reconnect_window_s = 0;
-  double live_s = 0;               // since this publish started
-  double video_idle_s = 0;         // since the last video frame (or since publish, if none)
+  double live_s = 0;        // since this publish started
+  double video_idle_s = 0;  // since the last video frame (or since publish, if none)
   double audio_idle_s = 0;
   double bitrate_median_kbps = 0;  // over the last minute of history; 0 = not enough history
   double bitrate_peak_kbps = 0;
@@ -75,19 +75,31 @@ struct StreamSnapshot {
   HealthFacts health;
   double history_interval_s = 0;
   std::vector<HistorySample> history;  // oldest first, bounded
-  std::vector<InputStatus> inputs;      // the key's publishers (primary, backup), as the registry said
-  std::vector<InputSwitch> switches;    // between them, oldest first, the latest few
+  std::vector<InputStatus> inputs;     // the key's publishers (primary, backup), as the registry said
+  std::vector<InputSwitch> switches;   // between them, oldest first, the latest few
 };
 
-// A stream's HLS output as served: the playlist rendered once per change and every segment still
-// fetchable (listed or in grace). Segment bytes are shared, never copied per request.
+// A stream's HLS output as served: each packaging's playlist rendered once per change and every segment
+// still fetchable (listed or in grace). Segment bytes are shared, never copied per request.
 struct HlsSnapshot {
-  std::string playlist;
-  std::vector<Segment> segments;  // grace then listed
+  struct Playlist {
+    std::string text;               // empty until the first segment closes, or when the packaging is off
+    std::vector<Segment> segments;  // grace then listed
+
+    const Segment* find(std::string_view uri) const {
+      for (const Segment& s : segments) {
+        if (s.uri == uri) return &s;
+      }
+      return nullptr;
+    }
+  };
+  Playlist ts;    // index.m3u8 and MPEG-TS segments (hls.packaging "ts")
+  Playlist cmaf;  // ll.m3u8 and CMAF segments (hls.packaging "cmaf")
   bool ended = false;
   uint32_t target_duration_s = 0;
   uint64_t media_sequence = 0;
-  size_t listed = 0;  // the last `listed` of `segments` are in the playlist
+  size_t listed = 0;  // the last `listed` of each playlist's segments are in it
+  size_t held = 0;    // segments fetchable in each playlist, listed and grace
 
   // For stream health and metrics, over the playlist's life (republishes included).
   uint64_t segments_made = 0;
@@ -101,9 +113,10 @@ struct HlsSnapshot {
   uint64_t video_stalls = 0;   // times video stopped while audio went on (audio-only segments followed)
   bool video_stalled = false;  // the segments carry audio only now
 
-  const Segment* find(std::string_view uri) const {
-    for (const Segment& s : segments) {
-      if (s.uri == uri) return &s;
+  // A CMAF init segment, while a fetchable segment names it; nullptr otherwise.
+  std::shared_ptr<const std::vector<uint8_t>> find_map(std::string_view uri) const {
+    for (const Segment& s : cmaf.segments) {
+      if (s.map_uri == uri) return s.map;
     }
     return nullptr;
   }

@@ -16,13 +16,14 @@ class Playlist:
         self.discontinuity_sequence = None
         self.version = None
         self.ended = False
-        self.segments = []  # dicts: uri, duration, duration_text, pdt, discontinuity, seq
+        self.segments = []  # dicts: uri, duration, duration_text, pdt, discontinuity, seq, map (or None)
         self._parse()
 
     def _parse(self):
         assert self.lines[0] == "#EXTM3U", "first line must be #EXTM3U"
         assert self.text.endswith("\n"), "a playlist ends with a line break"
         pending = {}
+        current_map = None  # EXT-X-MAP applies to the segments after it, until the next one
         for line in self.lines[1:]:
             if not line:
                 continue
@@ -43,6 +44,10 @@ class Playlist:
                 assert value.endswith(","), f"EXTINF without its comma: {line}"
                 pending["duration_text"] = value[:-1]
                 pending["duration"] = float(value[:-1])
+            elif line.startswith("#EXT-X-MAP:"):
+                m = re.fullmatch(r'#EXT-X-MAP:URI="([^"]+)"', line)
+                assert m, f"EXT-X-MAP without a URI: {line}"
+                current_map = m.group(1)
             elif line == "#EXT-X-ENDLIST":
                 self.ended = True
             elif line.startswith("#"):
@@ -51,6 +56,7 @@ class Playlist:
                 assert "duration" in pending, f"URI without EXTINF: {line}"
                 pending["uri"] = line
                 pending.setdefault("discontinuity", False)
+                pending["map"] = current_map
                 pending["seq"] = self.media_sequence + len(self.segments)
                 self.segments.append(pending)
                 pending = {}

@@ -2,6 +2,7 @@
 ffprobe and ffmpeg read without errors, audio-only, video-only, a killed publisher, and republish."""
 import os
 import signal
+import sys
 import time
 import unittest
 import urllib.request
@@ -91,6 +92,60 @@ class HlsOutput(unittest.TestCase):
                 # RTMP carries milliseconds, so 30 fps arrives as steps of 33 or 34 ms.
                 steps = {b - a for a, b in zip(dts, dts[1:])}
                 self.assertTrue(steps <= {2970, 3060}, f"gaps between video frames: {steps}")
+
+    def test_cmaf_playlist_has_the_same_segments_and_decodes(self):
+        """ll.m3u8: the segments of index.m3u8 (numbers, durations, discontinuities) in fragmented MP4 behind
+        an EXT-X-MAP; ffmpeg decodes all of it without one error line, and both packagings present every
+        frame at the same time."""
+        media = harness.test_media(8, 640, 360, 30, gop_s=2)
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url("cmaf"), realtime=False)
+        proc.communicate(timeout=60)
+
+        def ended(path):
+            status, body = self.lg.get(path)
+            return status == 200 and body.endswith(b"#EXT-X-ENDLIST\n")
+        self.lg.wait_for(lambda: ended("/live/cmaf/ll.m3u8") and ended("/live/cmaf/index.m3u8"), harness.WAIT_S,
+                         "both playlists to end")
+        ts = hls_check.PlaylistRules().check(self.lg.get("/live/cmaf/index.m3u8")[1].decode())
+        ll = hls_check.PlaylistRules().check(self.lg.get("/live/cmaf/ll.m3u8")[1].decode())
+        self.assertEqual(ll.version, 6)
+        self.assertEqual(ts.version, 3)
+        self.assertEqual(len(ll.segments), 4)
+        self.assertEqual([(s["seq"], s["duration_text"], s["discontinuity"], s["pdt"]) for s in ll.segments],
+                         [(s["seq"], s["duration_text"], s["discontinuity"], s["pdt"]) for s in ts.segments])
+        self.assertTrue(all(s["uri"].endswith(".m4s") and s["map"] for s in ll.segments), ll.text)
+        self.assertTrue(all(s["map"] is None for s in ts.segments))
+        maps = {s["map"] for s in ll.segments}
+        self.assertEqual(len(maps), 1, "one publish, one configuration: one init segment")
+        status, init = self.lg.get(f"/live/cmaf/{maps.pop()}")
+        self.assertEqual((status, init[4:8]), (200, b"ftyp"))
+        for s in ll.segments:
+            status, body = self.lg.get(f"/live/cmaf/{s['uri']}")
+            self.assertEqual((status, body[4:8]), (200, b"moof"))
+
+        base = f"http://127.0.0.1:{self.lg.http_port}/live/cmaf"
+        self.assertEqual(hls_check.decode_errors(f"{base}/ll.m3u8"), "")
+        times = {}
+        for name in ("index.m3u8", "ll.m3u8"):
+            code, probe, err = hls_check.ffprobe_json(f"{base}/{name}", "-show_packets")
+            self.assertEqual((code, err.strip()), (0, ""), name)
+            times[name] = {kind: [float(p["pts_time"]) for p in probe["packets"] if p["codec_type"] == kind]
+                           for kind in ("video", "audio")}
+        self.assertEqual(len(times["ll.m3u8"]["video"]), 8 * 30)
+        for kind in ("video", "audio"):
+            a, b = sorted(times["index.m3u8"][kind]), sorted(times["ll.m3u8"][kind])
+            self.assertEqual(len(a), len(b), kind)
+            apart = [abs(x - y) for x, y in zip(a, b)]
+            moved = sum(1 for d in apart if d > 1e-6)
+            print(f"{kind}: {len(a)} frames, {moved} presented apart in TS and CMAF, at most {max(apart) * 1000:.3f} ms",
+                  file=sys.stderr)
+            if kind == "video":
+                self.assertEqual(moved, 0)
+            else:
+                # A fragment's first audio frame starts where the one before ended (no gap, no overlap),
+                # which RTMP's millisecond clock puts up to 1 ms from its own timestamp.
+                self.assertLessEqual(max(apart), 0.001 + 1e-6)
+                self.assertLessEqual(moved, len(ll.segments))
 
     def test_headers(self):
         media = harness.test_media(4, 640, 360, 30, gop_s=1)
@@ -261,14 +316,19 @@ class HlsOnDisk(unittest.TestCase):
                 with open(playlist_path) as f:
                     return f.read().endswith("#EXT-X-ENDLIST\n")
             lg.wait_for(ended_on_disk, harness.WAIT_S, "the ended playlist on disk")
-            status, body = lg.get("/live/disk/index.m3u8")
-            with open(playlist_path) as f:
-                self.assertEqual(f.read(), body.decode())
-            p = hls_check.Playlist(body.decode())
-            for s in p.segments:
-                status, seg = lg.get(f"/live/disk/{s['uri']}")
-                with open(os.path.join(folder, "live", "disk", s["uri"]), "rb") as f:
-                    self.assertEqual(f.read(), seg, "the file holds the same bytes as HTTP serves")
+            files = set()
+            for name in ("index.m3u8", "ll.m3u8"):  # both packagings, CMAF init segments included
+                status, body = lg.get(f"/live/disk/{name}")
+                with open(os.path.join(folder, "live", "disk", name)) as f:
+                    self.assertEqual(f.read(), body.decode())
+                p = hls_check.Playlist(body.decode())
+                files |= {s["uri"] for s in p.segments} | {s["map"] for s in p.segments if s["map"]}
+            self.assertEqual(len(files), 2 * 3 + 1)
+            self.assertEqual(set(os.listdir(os.path.join(folder, "live", "disk"))), files | {"index.m3u8", "ll.m3u8"})
+            for uri in files:
+                status, data = lg.get(f"/live/disk/{uri}")
+                with open(os.path.join(folder, "live", "disk", uri), "rb") as f:
+                    self.assertEqual(f.read(), data, "the file holds the same bytes as HTTP serves")
             self.assertEqual([n for n in os.listdir(os.path.join(folder, "live", "disk")) if n.endswith(".tmp")], [])
             lg.wait_for(lambda: not os.path.exists(os.path.join(folder, "live", "disk")), harness.WAIT_S,
                         "the stream's folder to be removed after its retention")

@@ -233,30 +233,35 @@ TEST_CASE("config: continuity settings have their documented defaults and ranges
   CHECK(cl->config.hls.reconnect_grace_ms == 10000);
   CHECK(cl->config.rtmp.timestamp_wrap_tolerance_ms == 10000);
   Config c;
-  CHECK(apply_config_json(R"({"hls": {"reconnect_grace_ms": 0}, "rtmp": {"timestamp_wrap_tolerance_ms": 0}})", c));
+  CHECK(apply_config_json(R"({"hls": {"reconnect_grace_ms": 0}, "rtmp": {"timestamp_wrap_tolerance_ms": 0}})",
+                          c));
   CHECK(c.hls.reconnect_grace_ms == 0);
   CHECK(c.rtmp.timestamp_wrap_tolerance_ms == 0);
-  for (const char* bad : {R"({"hls": {"reconnect_grace_ms": 3600001}})", R"({"hls": {"reconnect_grace_ms": -1}})",
-                          R"({"rtmp": {"timestamp_wrap_tolerance_ms": 600001}})"}) {
+  for (const char* bad :
+       {R"({"hls": {"reconnect_grace_ms": 3600001}})", R"({"hls": {"reconnect_grace_ms": -1}})",
+        R"({"rtmp": {"timestamp_wrap_tolerance_ms": 600001}})"}) {
     CAPTURE(bad);
     Config c2;
     CHECK_FALSE(apply_config_json(bad, c2));
   }
 }
 
-TEST_CASE("config: failover settings have their documented defaults and ranges; booleans from the environment") {
+TEST_CASE(
+    "config: failover settings have their documented defaults and ranges; booleans from the environment") {
   auto cl = parse({});
   REQUIRE(cl.ok());
   CHECK(cl->config.failover.input_loss_ms == 1000);
   CHECK(cl->config.failover.return_after_ms == 5000);
   CHECK(cl->config.failover.prefer_primary);
   Config c;
-  CHECK(apply_config_json(R"({"failover": {"input_loss_ms": 100, "return_after_ms": 0, "prefer_primary": false}})", c));
+  CHECK(apply_config_json(
+      R"({"failover": {"input_loss_ms": 100, "return_after_ms": 0, "prefer_primary": false}})", c));
   CHECK(c.failover.input_loss_ms == 100);
   CHECK(c.failover.return_after_ms == 0);
   CHECK_FALSE(c.failover.prefer_primary);
-  for (const char* bad : {R"({"failover": {"input_loss_ms": 99}})", R"({"failover": {"return_after_ms": 3600001}})",
-                          R"({"failover": {"prefer_primary": 1}})", R"({"failover": {"prefer_primary": "yes"}})"}) {
+  for (const char* bad :
+       {R"({"failover": {"input_loss_ms": 99}})", R"({"failover": {"return_after_ms": 3600001}})",
+        R"({"failover": {"prefer_primary": 1}})", R"({"failover": {"prefer_primary": "yes"}})"}) {
     CAPTURE(bad);
     Config c2;
     CHECK_FALSE(apply_config_json(bad, c2));
@@ -269,4 +274,32 @@ TEST_CASE("config: failover settings have their documented defaults and ranges; 
   const Status bad = apply_environment({{"LIVEGATE_FAILOVER_PREFER_PRIMARY", "maybe"}}, e);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error() == "environment LIVEGATE_FAILOVER_PREFER_PRIMARY: needs true or false, got \"maybe\"");
+}
+
+TEST_CASE("config: hls.packaging is a list of ts and cmaf, both by default, from a file or the environment") {
+  auto cl = parse({});
+  REQUIRE(cl.ok());
+  CHECK(cl->config.hls.packaging_ts);
+  CHECK(cl->config.hls.packaging_cmaf);
+  Config c;
+  REQUIRE(apply_config_json(R"({"hls": {"packaging": ["cmaf"]}})", c).ok());
+  CHECK_FALSE(c.hls.packaging_ts);
+  CHECK(c.hls.packaging_cmaf);
+  REQUIRE(apply_config_json(R"({"hls": {"packaging": ["cmaf", "ts"]}})", c).ok());
+  CHECK(c.hls.packaging_ts);
+  CHECK(c.hls.packaging_cmaf);
+  for (const char* bad : {R"({"hls": {"packaging": []}})", R"({"hls": {"packaging": ["ts", "ts"]}})",
+                          R"({"hls": {"packaging": ["mp4"]}})", R"({"hls": {"packaging": "ts"}})",
+                          R"({"hls": {"packaging": [1]}})"}) {
+    CAPTURE(bad);
+    Config c2;
+    const Status s = apply_config_json(bad, c2);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().rfind("config: hls.packaging must be a non-empty list of \"ts\" and \"cmaf\"", 0) == 0);
+  }
+  Config e;
+  REQUIRE(apply_environment({{"LIVEGATE_HLS_PACKAGING", "ts"}}, e).ok());
+  CHECK(e.hls.packaging_ts);
+  CHECK_FALSE(e.hls.packaging_cmaf);
+  CHECK_FALSE(apply_environment({{"LIVEGATE_HLS_PACKAGING", ""}}, e).ok());
 }

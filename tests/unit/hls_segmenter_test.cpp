@@ -57,7 +57,7 @@ TEST_CASE("hls segmenter: snapshots reach the store and ended streams leave afte
   auto snap = store.get_hls("live/a");
   REQUIRE(snap);
   CHECK(snap->ended);
-  CHECK(snap->segments.size() == 4);
+  CHECK(snap->ts.segments.size() == 4);
   CHECK(counter(metrics, "livegate_hls_segments_total") == 4);
   hls.tick(HlsSegmenter::Clock::now() + std::chrono::seconds(4));
   CHECK(store.get_hls("live/a"));
@@ -111,16 +111,16 @@ TEST_CASE("hls segmenter: a republish within retention continues its playlist; a
   Metrics metrics;
   HlsSegmenter hls(c, store, metrics);
   publish(hls, "k", 3);
-  const std::string first_uri = store.get_hls("live/k")->segments.front().uri;
+  const std::string first_uri = store.get_hls("live/k")->ts.segments.front().uri;
   publish(hls, "k", 3);
   auto snap = store.get_hls("live/k");
-  CHECK(snap->segments.size() == 6);
-  CHECK(snap->segments[3].discontinuity);
+  CHECK(snap->ts.segments.size() == 6);
+  CHECK(snap->ts.segments[3].discontinuity);
   publish(hls, "other", 2);  // pushes "k" out
   CHECK_FALSE(store.get_hls("live/k"));
   publish(hls, "k", 2);
   snap = store.get_hls("live/k");
   REQUIRE(snap);
-  CHECK(snap->segments.front().uri != first_uri);  // a new playlist, whose URIs were never used
-  CHECK(snap->segments.front().seq == 0);
+  CHECK(snap->ts.segments.front().uri != first_uri);  // a new playlist, whose URIs were never used
+  CHECK(snap->ts.segments.front().seq == 0);
 }

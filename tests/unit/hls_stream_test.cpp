@@ -80,7 +80,7 @@ struct Feed {
 
 std::vector<double> durations(const HlsStream& h) {
   std::vector<double> out;
-  for (const Segment& s : h.snapshot()->segments) out.push_back(s.duration_s);
+  for (const Segment& s : h.snapshot()->ts.segments) out.push_back(s.duration_s);
   return out;
 }
 
@@ -103,7 +103,7 @@ TEST_CASE("hls stream: segments are cut at the first keyframe once the target du
     REQUIRE(d.size() == size_t(40 / c.expect_segment));
     for (size_t i = 0; i < d.size(); ++i) CHECK(d[i] == doctest::Approx(c.expect_segment).epsilon(0.001));
     CHECK(f.hls.target_duration() == c.expect_target);
-    const std::string& text = f.hls.snapshot()->playlist;
+    const std::string& text = f.hls.snapshot()->ts.text;
     CHECK(text.find("#EXT-X-TARGETDURATION:" + std::to_string(c.expect_target) + "\n") != std::string::npos);
     CHECK(text.find("#EXT-X-ENDLIST") != std::string::npos);
     CHECK(text.find("#EXT-X-DISCONTINUITY\n") == std::string::npos);
@@ -138,7 +138,7 @@ TEST_CASE("hls stream: video before the first keyframe is not segmented") {
   f.hls.access_unit(frame(Track::video, 0, false));
   f.hls.access_unit(frame(Track::video, 3000, false));
   f.hls.end();
-  CHECK(f.hls.snapshot()->segments.empty());
+  CHECK(f.hls.snapshot()->ts.segments.empty());
 }
 
 TEST_CASE(
@@ -157,7 +157,7 @@ TEST_CASE(
   f.hls.audio_config(other);
   f.run(4, 2, true, true, -60 * 90000);
   f.hls.end();
-  const auto& segs = f.hls.snapshot()->segments;
+  const auto& segs = f.hls.snapshot()->ts.segments;
   int discontinuities = 0;
   for (const Segment& s : segs) discontinuities += s.discontinuity;
   CHECK(discontinuities == 2);
@@ -171,7 +171,7 @@ TEST_CASE("hls stream: republish continues the playlist with one discontinuity")
   f.hls.audio_config(aac_config());
   f.run(6, 2);
   f.hls.end();
-  const size_t first = f.hls.snapshot()->segments.size();
+  const size_t first = f.hls.snapshot()->ts.segments.size();
   CHECK(f.hls.snapshot()->ended);
 
   f.hls.start();
@@ -179,7 +179,7 @@ TEST_CASE("hls stream: republish continues the playlist with one discontinuity")
   f.video_next = f.audio_next = 0;  // the new publisher's clock starts at 0 again
   f.run(6, 2);
   f.hls.end();
-  const auto& segs = f.hls.snapshot()->segments;
+  const auto& segs = f.hls.snapshot()->ts.segments;
   REQUIRE(segs.size() == first * 2);
   for (size_t i = 0; i < segs.size(); ++i) {
     CHECK(segs[i].seq == i);
@@ -188,23 +188,24 @@ TEST_CASE("hls stream: republish continues the playlist with one discontinuity")
   }
 }
 
-TEST_CASE("hls stream: an interrupted stream lists its open segment, stays open, and continues with one "
-          "discontinuity") {
+TEST_CASE(
+    "hls stream: an interrupted stream lists its open segment, stays open, and continues with one "
+    "discontinuity") {
   Feed f;
   f.hls.start();
   f.hls.video_config(video_config());
   f.hls.audio_config(aac_config());
   f.run(5, 2);  // two whole segments and one second of a third
-  REQUIRE(f.hls.snapshot()->segments.size() == 2);
+  REQUIRE(f.hls.snapshot()->ts.segments.size() == 2);
   f.hls.interrupt();
   CHECK(f.hls.interrupted());
   CHECK_FALSE(f.hls.ended());
   const auto during = f.hls.snapshot();
-  REQUIRE(during->segments.size() == 3);  // the open second was closed and listed
-  CHECK(during->segments[2].duration_s == doctest::Approx(1.0).epsilon(0.05));
+  REQUIRE(during->ts.segments.size() == 3);  // the open second was closed and listed
+  CHECK(during->ts.segments[2].duration_s == doctest::Approx(1.0).epsilon(0.05));
   CHECK_FALSE(during->ended);
-  CHECK(during->playlist.find("#EXT-X-ENDLIST") == std::string::npos);
-  CHECK(during->playlist.find("t-2.ts") != std::string::npos);
+  CHECK(during->ts.text.find("#EXT-X-ENDLIST") == std::string::npos);
+  CHECK(during->ts.text.find("t-2.ts") != std::string::npos);
   f.hls.access_unit(frame(Track::video, 0, true));  // nothing is taken while no publisher is there
   CHECK(f.hls.snapshot() == during);
 
@@ -215,8 +216,8 @@ TEST_CASE("hls stream: an interrupted stream lists its open segment, stays open,
   f.hls.end();  // the grace ran out: now the playlist ends
   const auto after = f.hls.snapshot();
   CHECK(after->ended);
-  CHECK(after->playlist.find("#EXT-X-ENDLIST") != std::string::npos);
-  const auto& segs = after->segments;
+  CHECK(after->ts.text.find("#EXT-X-ENDLIST") != std::string::npos);
+  const auto& segs = after->ts.segments;
   REQUIRE(segs.size() == 6);
   size_t discontinuities = 0;
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -229,8 +230,9 @@ TEST_CASE("hls stream: an interrupted stream lists its open segment, stays open,
   CHECK(after->target_duration_s == 2);
 }
 
-TEST_CASE("hls stream: a switch to another publisher closes the open segment and continues with one "
-          "discontinuity, the new configuration in the segments after it") {
+TEST_CASE(
+    "hls stream: a switch to another publisher closes the open segment and continues with one "
+    "discontinuity, the new configuration in the segments after it") {
   Feed f;
   f.hls.start();
   f.hls.video_config(video_config());
@@ -238,7 +240,7 @@ TEST_CASE("hls stream: a switch to another publisher closes the open segment and
   f.run(5, 2);
   f.hls.switch_input();  // the backup's clock is its own
   CHECK_FALSE(f.hls.interrupted());
-  REQUIRE(f.hls.snapshot()->segments.size() == 3);  // the open second was closed and listed
+  REQUIRE(f.hls.snapshot()->ts.segments.size() == 3);  // the open second was closed and listed
   VideoConfig other = video_config();
   other.avcc.push_back(0);  // another encoder's parameter sets
   other.width = 640;
@@ -248,7 +250,7 @@ TEST_CASE("hls stream: a switch to another publisher closes the open segment and
   f.video_next = f.audio_next = 777 * 90;
   f.run(4, 2);
   f.hls.end();
-  const auto& segs = f.hls.snapshot()->segments;
+  const auto& segs = f.hls.snapshot()->ts.segments;
   REQUIRE(segs.size() == 5);
   size_t discontinuities = 0;
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -266,11 +268,11 @@ TEST_CASE("hls stream: an encoder that resets its clock to 0 mid-stream gets one
   f.hls.video_config(video_config());
   f.hls.audio_config(aac_config());
   f.run(60, 2, true, true, Ticks90k{3600} * 90000);  // an hour in
-  const size_t before = f.hls.snapshot()->segments.size();
+  const size_t before = f.hls.snapshot()->ts.segments.size();
   f.video_next = f.audio_next = 0;  // same connection, timestamps from 0
   f.run(6, 2);
   f.hls.end();
-  const auto& segs = f.hls.snapshot()->segments;
+  const auto& segs = f.hls.snapshot()->ts.segments;
   REQUIRE(segs.size() > before + 2);
   // The segment open at the reset is closed there; the next one starts with the discontinuity.
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -302,8 +304,8 @@ TEST_CASE("hls stream: audio running well ahead of video still lets keyframes cu
     const auto snap = f.hls.snapshot();
     CHECK(snap->segments_without_keyframe == 0);
     CHECK(snap->target_duration_s == 2);
-    for (const Segment& seg : snap->segments) CHECK(seg.duration_s == doctest::Approx(2.0));
-    CHECK(snap->segments.size() == 10);
+    for (const Segment& seg : snap->ts.segments) CHECK(seg.duration_s == doctest::Approx(2.0));
+    CHECK(snap->ts.segments.size() == 10);
   }
 }
 
@@ -315,7 +317,7 @@ TEST_CASE("hls stream: input past the 32-bit millisecond wrap needs no discontin
   const Ticks90k near_wrap = ((Ticks90k{1} << 32) - 3000) * 90;  // 3 s before 2^32 ms, extended by ingest
   f.run(8, 2, true, true, near_wrap);
   f.hls.end();
-  for (const Segment& s : f.hls.snapshot()->segments) {
+  for (const Segment& s : f.hls.snapshot()->ts.segments) {
     CHECK_FALSE(s.discontinuity);
     CHECK(s.duration_s == doctest::Approx(2.0));
   }
@@ -327,9 +329,11 @@ TEST_CASE("hls stream: memory held is the window plus grace") {
   f.hls.video_config(video_config());
   f.run(30, 2, true, false);
   f.hls.end();
-  CHECK(f.hls.snapshot()->segments.size() == 5);
-  size_t bytes = 0;
-  for (const Segment& s : f.hls.snapshot()->segments) bytes += s.bytes->size();
+  CHECK(f.hls.snapshot()->ts.segments.size() == 5);
+  CHECK(f.hls.snapshot()->cmaf.segments.size() == 5);
+  size_t bytes = 0;  // each packaging holds its own segments (init segments are a few hundred bytes more)
+  for (const Segment& s : f.hls.snapshot()->ts.segments) bytes += s.bytes->size();
+  for (const Segment& s : f.hls.snapshot()->cmaf.segments) bytes += s.bytes->size();
   CHECK(f.hls.bytes_held() == bytes);
 }
 
@@ -337,12 +341,12 @@ namespace {
 
 // Every listed segment rounds to at most EXT-X-TARGETDURATION (RFC 8216 4.3.3.1), and the playlist says one.
 void check_target_rule(const HlsStream& h) {
-  const std::string& text = h.snapshot()->playlist;
+  const std::string& text = h.snapshot()->ts.text;
   const size_t at = text.find("#EXT-X-TARGETDURATION:");
   REQUIRE(at != std::string::npos);
   const uint32_t target = static_cast<uint32_t>(std::stoul(text.substr(at + 22)));
   CHECK(target == h.target_duration());
-  for (const Segment& s : h.snapshot()->segments) {
+  for (const Segment& s : h.snapshot()->ts.segments) {
     CAPTURE(s.seq);
     CHECK(rounded_duration(s.duration_s) <= target);
   }
@@ -386,9 +390,9 @@ TEST_CASE("hls stream: TARGETDURATION stays fixed when a republish brings a long
   // 40 s of 8 s GOPs cut at 2 s: three of every four segments start between keyframes.
   CHECK(snap->segments_without_keyframe == 15);
   CHECK(snap->long_segments_gop == 0);
-  CHECK(snap->segments.size() == 25);
+  CHECK(snap->ts.segments.size() == 25);
   int discontinuities = 0;
-  for (const Segment& s : snap->segments) discontinuities += s.discontinuity;
+  for (const Segment& s : snap->ts.segments) discontinuities += s.discontinuity;
   CHECK(discontinuities == 1);  // the republish; a cut between keyframes continues the same stream
 }
 
@@ -426,8 +430,8 @@ TEST_CASE("hls stream: when video stops and audio goes on, segments go on with a
   CHECK(snap->video_stalled);
   CHECK(snap->video_stalls == 1);
   CHECK(snap->segments_made >= made_before + 295);
-  CHECK(snap->segments.size() == 13);  // window + grace, nothing more
-  CHECK(most_held < 13 * 64 * 1024);   // a few kilobytes per audio segment, not a growing one
+  CHECK(snap->ts.segments.size() == 13);  // window + grace, nothing more
+  CHECK(most_held < 13 * 64 * 1024);      // a few kilobytes per audio segment, not a growing one
   check_target_rule(f.hls);
   // The video comes back (at a keyframe: the feed's frame index restarts a GOP every 2 s).
   f.video_next = f.audio_next;
@@ -440,9 +444,9 @@ TEST_CASE("hls stream: when video stops and audio goes on, segments go on with a
   check_target_rule(f.hls);
   // Discontinuities where the tracks changed: video gone, video back.
   int discontinuities = 0;
-  for (const Segment& s : snap->segments) discontinuities += s.discontinuity;
+  for (const Segment& s : snap->ts.segments) discontinuities += s.discontinuity;
   CHECK(discontinuities >= 1);
-  CHECK(snap->segments.back().discontinuity == false);
+  CHECK(snap->ts.segments.back().discontinuity == false);
 }
 
 TEST_CASE("hls stream: a segment is cut at hls.max_segment_bytes") {
@@ -462,6 +466,76 @@ TEST_CASE("hls stream: a segment is cut at hls.max_segment_bytes") {
   f.hls.end();
   const auto snap = f.hls.snapshot();
   CHECK(snap->segments_cut_for_bytes >= 10);
-  for (const Segment& s : snap->segments) CHECK(s.bytes->size() <= (1u << 20) + 200000);
+  for (const Segment& s : snap->ts.segments) CHECK(s.bytes->size() <= (1u << 20) + 200000);
   check_target_rule(f.hls);
+}
+
+TEST_CASE(
+    "hls stream: both packagings get the same segments; CMAF ones name their init segment, a new one "
+    "after a new configuration") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(5, 2);
+  f.hls.switch_input();
+  VideoConfig other = video_config();
+  other.avcc.push_back(0);
+  f.hls.video_config(other);
+  f.hls.audio_config(aac_config());
+  f.run(4, 2);
+  f.hls.end();
+  const auto snap = f.hls.snapshot();
+  const auto& ts = snap->ts.segments;
+  const auto& cmaf = snap->cmaf.segments;
+  REQUIRE(ts.size() == 5);
+  REQUIRE(cmaf.size() == 5);
+  CHECK(snap->held == 5);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    CAPTURE(i);
+    CHECK(cmaf[i].seq == ts[i].seq);
+    CHECK(cmaf[i].duration_s == ts[i].duration_s);
+    CHECK(cmaf[i].discontinuity == ts[i].discontinuity);
+    CHECK(cmaf[i].pdt_unix_ms == ts[i].pdt_unix_ms);
+    CHECK(ts[i].uri == "t-" + std::to_string(i) + ".ts");
+    CHECK(cmaf[i].uri == "t-" + std::to_string(i) + ".m4s");
+    CHECK(ts[i].map_uri.empty());
+    REQUIRE(cmaf[i].bytes->size() > 8);
+    CHECK(std::string(cmaf[i].bytes->begin() + 4, cmaf[i].bytes->begin() + 8) == "moof");
+    REQUIRE(cmaf[i].map);
+    CHECK(std::string(cmaf[i].map->begin() + 4, cmaf[i].map->begin() + 8) == "ftyp");
+    CHECK(cmaf[i].map_uri == (i < 3 ? "t-0.mp4" : "t-3.mp4"));  // named after its first segment
+  }
+  CHECK(cmaf[0].map == cmaf[2].map);
+  CHECK(cmaf[3].map != cmaf[2].map);
+  CHECK(snap->find_map("t-3.mp4") == cmaf[3].map);
+  CHECK(snap->find_map("t-1.mp4") == nullptr);
+  const std::string& ll = snap->cmaf.text;
+  CHECK(ll.find("#EXT-X-VERSION:6\n") != std::string::npos);
+  CHECK(ll.find("#EXT-X-MAP:URI=\"t-0.mp4\"\n") != std::string::npos);
+  CHECK(ll.find("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"t-3.mp4\"\n") != std::string::npos);
+  CHECK(ll.find("t-4.m4s\n#EXT-X-ENDLIST\n") != std::string::npos);
+  CHECK(snap->ts.text.find("EXT-X-MAP") == std::string::npos);
+  CHECK(snap->ts.text.find("#EXT-X-VERSION:3\n") != std::string::npos);
+}
+
+TEST_CASE("hls stream: hls.packaging picks the playlists that are made") {
+  for (const bool ts_only : {true, false}) {
+    CAPTURE(ts_only);
+    HlsConfig c = window_config(100, 0);
+    c.packaging_ts = ts_only;
+    c.packaging_cmaf = !ts_only;
+    Feed f(c);
+    f.hls.start();
+    f.hls.video_config(video_config());
+    f.hls.audio_config(aac_config());
+    f.run(6, 2);
+    f.hls.end();
+    const auto snap = f.hls.snapshot();
+    CHECK(snap->ts.segments.size() == (ts_only ? 3u : 0u));
+    CHECK(snap->cmaf.segments.size() == (ts_only ? 0u : 3u));
+    CHECK(snap->ts.text.empty() == !ts_only);
+    CHECK(snap->cmaf.text.empty() == ts_only);
+    CHECK(snap->held == 3);
+  }
 }

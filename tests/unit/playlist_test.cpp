@@ -185,3 +185,30 @@ TEST_CASE("playlist: format_pdt is ISO 8601 UTC with milliseconds") {
   CHECK(format_pdt(1709251199999) == "2024-02-29T23:59:59.999Z");
   CHECK(format_pdt(-1) == "1969-12-31T23:59:59.999Z");  // floors, never "-0.001"
 }
+
+TEST_CASE("playlist: CMAF segments get version 6 and an EXT-X-MAP before the first and where it changes") {
+  std::vector<Segment> segs = {seg(4, 2.0), seg(5, 2.0), seg(6, 2.0, true)};
+  for (Segment& s : segs) s.uri = "s3f9a2c-" + std::to_string(s.seq) + ".m4s";
+  segs[0].map_uri = segs[1].map_uri = "s3f9a2c-0.mp4";  // older than the window: still named first
+  segs[2].map_uri = "s3f9a2c-6.mp4";
+  PlaylistParams p = params(2, 4, 0, segs);
+  p.fmp4 = true;
+  CHECK(render_playlist(p) ==
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:6\n"
+        "#EXT-X-TARGETDURATION:2\n"
+        "#EXT-X-MEDIA-SEQUENCE:4\n"
+        "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+        "#EXT-X-MAP:URI=\"s3f9a2c-0.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:08.000Z\n"
+        "#EXTINF:2.000,\n"
+        "s3f9a2c-4.m4s\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:10.000Z\n"
+        "#EXTINF:2.000,\n"
+        "s3f9a2c-5.m4s\n"
+        "#EXT-X-DISCONTINUITY\n"
+        "#EXT-X-MAP:URI=\"s3f9a2c-6.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:12.000Z\n"
+        "#EXTINF:2.000,\n"
+        "s3f9a2c-6.m4s\n");
+}

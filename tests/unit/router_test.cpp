@@ -26,6 +26,8 @@ struct Fixture {
   Metrics metrics;
   StaticFiles files;
   std::shared_ptr<const std::vector<uint8_t>> bytes = std::make_shared<const std::vector<uint8_t>>(376, 0x47);
+  std::shared_ptr<const std::vector<uint8_t>> fragment = std::make_shared<const std::vector<uint8_t>>(100, 1);
+  std::shared_ptr<const std::vector<uint8_t>> init = std::make_shared<const std::vector<uint8_t>>(50, 2);
 
   Fixture() {
     const auto dir =
@@ -36,11 +38,18 @@ struct Fixture {
     std::filesystem::remove_all(dir);
 
     auto hls = std::make_shared<HlsSnapshot>();
-    hls->playlist = "#EXTM3U\n";
+    hls->ts.text = "#EXTM3U\n";
     Segment s;
     s.uri = "abcx1-7.ts";
     s.bytes = bytes;
-    hls->segments.push_back(s);
+    hls->ts.segments.push_back(s);
+    hls->cmaf.text = "#EXTM3U\n#EXT-X-VERSION:6\n";
+    Segment c;
+    c.uri = "abcx1-7.m4s";
+    c.bytes = fragment;
+    c.map_uri = "abcx1-5.mp4";
+    c.map = init;
+    hls->cmaf.segments.push_back(c);
     hls->listed = 1;
     store.put_hls("live/cam", hls);
     auto snap = std::make_shared<StreamSnapshot>();
@@ -65,7 +74,7 @@ TEST_CASE_FIXTURE(Fixture, "playlists and segments are served from the snapshot 
   CHECK(r.content_type == "application/vnd.apple.mpegurl");
   CHECK(r.cache_control == "max-age=1");
   CHECK(r.body == "#EXTM3U\n");
-  CHECK(r.body.data() == store.get_hls("live/cam")->playlist.data());
+  CHECK(r.body.data() == store.get_hls("live/cam")->ts.text.data());
 
   r = handle(get("/live/cam/abcx1-7.ts"));
   CHECK(r.status == 200);
@@ -75,6 +84,37 @@ TEST_CASE_FIXTURE(Fixture, "playlists and segments are served from the snapshot 
   CHECK(r.body.size() == 376);
   CHECK(static_cast<const void*>(r.body.data()) == bytes->data());
   CHECK(bytes.use_count() == 3);  // the fixture, the store's segment and the response
+}
+
+TEST_CASE_FIXTURE(Fixture, "the CMAF playlist, its segments and init segments, each with its type") {
+  HttpResponse r = handle(get("/live/cam/ll.m3u8"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/vnd.apple.mpegurl");
+  CHECK(r.body.data() == store.get_hls("live/cam")->cmaf.text.data());
+  r = handle(get("/live/cam/abcx1-7.m4s"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "video/iso.segment");
+  CHECK(r.cache_control == "public, max-age=31536000, immutable");
+  CHECK(static_cast<const void*>(r.body.data()) == fragment->data());
+  r = handle(get("/live/cam/abcx1-5.mp4"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "video/mp4");
+  CHECK(r.cache_control == "public, max-age=31536000, immutable");
+  CHECK(r.ranges);
+  CHECK(static_cast<const void*>(r.body.data()) == init->data());
+  // A segment of one packaging is not found under the other's extension, nor an init segment no
+  // fetchable segment names.
+  for (const char* path : {"/live/cam/abcx1-7.mp4", "/live/cam/abcx1-5.m4s", "/live/cam/abcx1-5.ts",
+                           "/live/cam/abcx1-6.mp4", "/live/other/ll.m3u8"}) {
+    CAPTURE(path);
+    CHECK(handle(get(path)).status == 404);
+  }
+  // A stream with only the TS packaging has no ll.m3u8.
+  auto ts_only = std::make_shared<HlsSnapshot>();
+  ts_only->ts.text = "#EXTM3U\n";
+  store.put_hls("live/tsonly", ts_only);
+  CHECK(handle(get("/live/tsonly/ll.m3u8")).status == 404);
+  CHECK(handle(get("/live/tsonly/index.m3u8")).status == 200);
 }
 
 TEST_CASE_FIXTURE(Fixture, "unknown streams, segments and malformed names are 404 with a short max-age") {

@@ -592,7 +592,7 @@ TEST_CASE("hls stream: long segments, splits and pauses are counted") {
   CHECK(snap->pauses == 1);
   CHECK(snap->longest_pause_s == doctest::Approx(3.0333).epsilon(0.01));
   CHECK(snap->timestamp_jumps == 0);
-  for (const Segment& seg : snap->segments)
+  for (const Segment& seg : snap->ts.segments)
     CHECK(rounded_duration(seg.duration_s) <= snap->target_duration_s);
 
   HlsFeed jump;
