@@ -114,9 +114,10 @@ HttpResponse Router::get(const HttpRequest& req, Caller caller) const {
   if (parts.size() == 3 && valid_name(parts[0]) && valid_name(parts[1])) {
     const std::string path = std::string(parts[0]) + "/" + std::string(parts[1]);
     const bool ts = parts[2] == "index.m3u8";
-    if (ts || parts[2] == "ll.m3u8") {
+    const bool master = parts[2] == "master.m3u8";
+    if (ts || master || parts[2] == "ll.m3u8") {
       auto hls = store_.get_hls(path);
-      const std::string* text = hls ? &(ts ? hls->ts : hls->cmaf).text : nullptr;
+      const std::string* text = !hls ? nullptr : master ? &hls->master : &(ts ? hls->ts : hls->cmaf).text;
       if (!text || text->empty()) return text_response(404, "no such stream", "playlist");
       HttpResponse r;
       r.route = "playlist";

@@ -363,6 +363,23 @@ void HlsStream::publish_snapshot() {
       out.text = render_playlist(p);
     }
   }
+  if (target_duration_ > 0) {
+    // One rendition for now: the CMAF playlist where there is one (what low-latency players want),
+    // else the TS one. Measured over the segments listed now, so it follows the encoder's bit rate.
+    const Output& main = outputs_.back();
+    const Bandwidth bw = measure_bandwidth(main.window.listed());
+    Variant v;
+    v.uri = main.kind == Packaging::cmaf ? "ll.m3u8" : "index.m3u8";
+    v.bandwidth = bw.peak;
+    v.average_bandwidth = bw.average;
+    v.codecs = codecs_string(video_, audio_);
+    if (video_) {
+      v.width = video_->width;
+      v.height = video_->height;
+      v.frame_rate = video_->frame_rate;
+    }
+    snap->master = render_multivariant(std::span<const Variant>(&v, 1));
+  }
   snapshot_ = std::move(snap);
   ++version_;
 }

@@ -1,6 +1,7 @@
-// Renders an HLS media playlist (RFC 8216) from a list of segments; pure text, no I/O.
+// Renders HLS media and multivariant playlists (RFC 8216); pure text, no I/O.
 #include "segmenter/playlist.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -30,6 +31,65 @@ void append_ms_as_seconds(std::string& out, int64_t ms) {
 }
 
 }  // namespace
+
+std::string render_multivariant(std::span<const Variant> variants) {
+  std::string out = "#EXTM3U\n";
+  for (const Variant& v : variants) {
+    out += "#EXT-X-STREAM-INF:BANDWIDTH=";
+    append_uint(out, v.bandwidth);
+    out += ",AVERAGE-BANDWIDTH=";
+    append_uint(out, v.average_bandwidth);
+    if (!v.codecs.empty()) {
+      out += ",CODECS=\"";
+      out += v.codecs;
+      out += '"';
+    }
+    if (v.width > 0 && v.height > 0) {
+      out += ",RESOLUTION=";
+      append_uint(out, v.width);
+      out += 'x';
+      append_uint(out, v.height);
+    }
+    if (v.frame_rate > 0 && v.frame_rate < 1000) {
+      out += ",FRAME-RATE=";
+      append_ms_as_seconds(out, std::llround(v.frame_rate * 1000));  // three decimals, like EXTINF
+    }
+    out += '\n';
+    out += v.uri;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string codecs_string(const std::optional<VideoConfig>& video, const std::optional<AudioConfig>& audio) {
+  std::string out;
+  if (video && video->codec == VideoCodec::h264 && !video->sps.empty() && video->sps.front().size() >= 4) {
+    const std::vector<uint8_t>& sps = video->sps.front();
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "avc1.%02x%02x%02x", sps[1], sps[2], sps[3]);
+    out += buf;
+  }
+  if (audio && (audio->codec == AudioCodec::aac || audio->codec == AudioCodec::mp3)) {
+    if (!out.empty()) out += ',';
+    out += "mp4a.40.";
+    append_uint(out, audio->codec == AudioCodec::mp3 ? 34 : audio->object_type);
+  }
+  return out;
+}
+
+Bandwidth measure_bandwidth(std::span<const Segment> segments) {
+  Bandwidth b;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  for (const Segment& s : segments) {
+    if (!s.bytes || !(s.duration_s > 0)) continue;
+    bytes += s.bytes->size();
+    seconds += s.duration_s;
+    b.peak = std::max(b.peak, static_cast<uint64_t>(std::ceil(double(s.bytes->size()) * 8 / s.duration_s)));
+  }
+  if (seconds > 0) b.average = static_cast<uint64_t>(std::ceil(double(bytes) * 8 / seconds));
+  return b;
+}
 
 int64_t extinf_ms(double seconds) {
   if (!(seconds > 0)) return 0;  // also catches NaN, which llround would turn into garbage

@@ -1,10 +1,13 @@
-// Renders an HLS media playlist (RFC 8216) from a list of segments; pure text, no I/O.
+// Renders HLS media playlists (RFC 8216) from a list of segments, and multivariant playlists; pure
+// text, no I/O.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "common/media.h"
 #include "segmenter/segment.h"
 
 namespace livegate {
@@ -24,6 +27,31 @@ struct PlaylistParams {
 // "\n" line ends, numbers formatted independently of the C locale. With fmp4, an EXT-X-MAP comes before
 // the first segment and wherever the map changes.
 std::string render_playlist(const PlaylistParams& p);
+
+// One rendition of a stream as a multivariant playlist lists it (RFC 8216 4.3.4.2).
+struct Variant {
+  std::string uri;                 // its media playlist, relative
+  uint64_t bandwidth = 0;          // peak segment bit rate, bits/s
+  uint64_t average_bandwidth = 0;  // over the listed segments, bits/s
+  std::string codecs;              // RFC 6381, see codecs_string; omitted when empty
+  uint32_t width = 0, height = 0;  // RESOLUTION, omitted when 0
+  double frame_rate = 0;           // FRAME-RATE with three decimals, omitted when 0
+};
+
+// "#EXTM3U", then an EXT-X-STREAM-INF line and the URI per variant.
+std::string render_multivariant(std::span<const Variant> variants);
+
+// The CODECS attribute for what a stream's segments carry (RFC 6381 3.3): H.264 "avc1.PPCCLL" from the
+// SPS's profile_idc, constraint flags and level_idc; AAC "mp4a.40.<audio object type>" (2 LC, 5 HE,
+// 29 HEv2); MP3 "mp4a.40.34". Empty when there is nothing to say.
+std::string codecs_string(const std::optional<VideoConfig>& video, const std::optional<AudioConfig>& audio);
+
+// Bit rates of segments for EXT-X-STREAM-INF: the highest of any one segment, and over all of them.
+struct Bandwidth {
+  uint64_t peak = 0;
+  uint64_t average = 0;
+};
+Bandwidth measure_bandwidth(std::span<const Segment> segments);
 
 // A duration as EXTINF prints it: milliseconds, rounded to nearest, halves away from zero
 // (0.0335 s -> 34 ms). Negative and NaN give 0; values are capped at UINT32_MAX seconds.

@@ -93,8 +93,9 @@ struct HlsSnapshot {
       return nullptr;
     }
   };
-  Playlist ts;    // index.m3u8 and MPEG-TS segments (hls.packaging "ts")
-  Playlist cmaf;  // ll.m3u8 and CMAF segments (hls.packaging "cmaf")
+  Playlist ts;         // index.m3u8 and MPEG-TS segments (hls.packaging "ts")
+  Playlist cmaf;       // ll.m3u8 and CMAF segments (hls.packaging "cmaf")
+  std::string master;  // master.m3u8, the multivariant playlist; empty until the first segment closes
   bool ended = false;
   uint32_t target_duration_s = 0;
   uint64_t media_sequence = 0;

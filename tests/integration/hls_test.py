@@ -1,6 +1,7 @@
 """HLS output of a real livegate fed by real publishers: playlist rules at every poll, segments that
 ffprobe and ffmpeg read without errors, audio-only, video-only, a killed publisher, and republish."""
 import os
+import re
 import signal
 import sys
 import time
@@ -125,6 +126,21 @@ class HlsOutput(unittest.TestCase):
 
         base = f"http://127.0.0.1:{self.lg.http_port}/live/cmaf"
         self.assertEqual(hls_check.decode_errors(f"{base}/ll.m3u8"), "")
+
+        # master.m3u8: the CMAF playlist, with what a player needs to choose it (RFC 8216 4.3.4.2).
+        status, master = self.lg.get("/live/cmaf/master.m3u8")
+        self.assertEqual(status, 200)
+        lines = master.decode().split("\n")
+        self.assertEqual((lines[0], lines[2], lines[3:]), ("#EXTM3U", "ll.m3u8", [""]), master)
+        m = re.fullmatch(r'#EXT-X-STREAM-INF:BANDWIDTH=(\d+),AVERAGE-BANDWIDTH=(\d+),'
+                         r'CODECS="avc1\.4d([0-9a-f]{2})([0-9a-f]{2}),mp4a\.40\.2",RESOLUTION=640x360,FRAME-RATE=30\.000',
+                         lines[1])
+        self.assertIsNotNone(m, lines[1])
+        _, probe, _ = hls_check.ffprobe_json(f"{base}/ll.m3u8", "-show_streams", "-select_streams", "v")
+        self.assertEqual(int(m.group(4), 16), probe["streams"][0]["level"], "CODECS carries the SPS's level")
+        self.assertGreaterEqual(int(m.group(1)), int(m.group(2)))
+        self.assertGreater(int(m.group(2)), 100_000)
+        self.assertEqual(hls_check.decode_errors(f"{base}/master.m3u8"), "")
         times = {}
         for name in ("index.m3u8", "ll.m3u8"):
             code, probe, err = hls_check.ffprobe_json(f"{base}/{name}", "-show_packets")

@@ -539,3 +539,21 @@ TEST_CASE("hls stream: hls.packaging picks the playlists that are made") {
     CHECK(snap->held == 3);
   }
 }
+
+TEST_CASE("hls stream: master.m3u8 names the CMAF playlist (or the TS one) with codecs, size and bit rate") {
+  for (const bool cmaf : {true, false}) {
+    CAPTURE(cmaf);
+    HlsConfig c = window_config(100, 0);
+    c.packaging_cmaf = cmaf;
+    Feed f(c);
+    f.hls.start();
+    f.hls.video_config(video_config());
+    f.hls.audio_config(aac_config());
+    CHECK((!f.hls.snapshot() || f.hls.snapshot()->master.empty()));  // nothing to measure yet
+    f.run(6, 2);
+    const std::string& m = f.hls.snapshot()->master;
+    CHECK(m.rfind("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=", 0) == 0);
+    CHECK(m.find(",CODECS=\"avc1.42c00d,mp4a.40.2\",RESOLUTION=320x240") != std::string::npos);
+    CHECK(m.find(cmaf ? "\nll.m3u8\n" : "\nindex.m3u8\n") != std::string::npos);
+  }
+}

@@ -212,3 +212,54 @@ TEST_CASE("playlist: CMAF segments get version 6 and an EXT-X-MAP before the fir
         "#EXTINF:2.000,\n"
         "s3f9a2c-6.m4s\n");
 }
+
+TEST_CASE("playlist: a multivariant playlist lists each variant with its attributes") {
+  std::vector<Variant> v(2);
+  v[0].uri = "ll.m3u8";
+  v[0].bandwidth = 3200000;
+  v[0].average_bandwidth = 3000001;
+  v[0].codecs = "avc1.4d401f,mp4a.40.2";
+  v[0].width = 1280;
+  v[0].height = 720;
+  v[0].frame_rate = 29.97002997;
+  v[1].uri = "audio.m3u8";  // nothing known but the bit rate: the optional attributes are left out
+  v[1].bandwidth = 130000;
+  v[1].average_bandwidth = 128000;
+  CHECK(render_multivariant(v) ==
+        "#EXTM3U\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=3200000,AVERAGE-BANDWIDTH=3000001,CODECS=\"avc1.4d401f,mp4a.40.2\","
+        "RESOLUTION=1280x720,FRAME-RATE=29.970\n"
+        "ll.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=128000\n"
+        "audio.m3u8\n");
+}
+
+TEST_CASE("playlist: CODECS from the SPS and the AudioSpecificConfig (RFC 6381)") {
+  VideoConfig v;
+  v.codec = VideoCodec::h264;
+  v.sps = {{0x67, 0x4d, 0x40, 0x1f, 0xaa}};  // Main, constraint_set1, level 3.1
+  AudioConfig a;
+  a.codec = AudioCodec::aac;
+  a.object_type = 2;
+  CHECK(codecs_string(v, a) == "avc1.4d401f,mp4a.40.2");
+  a.object_type = 5;  // HE-AAC signalled explicitly
+  CHECK(codecs_string(std::nullopt, a) == "mp4a.40.5");
+  a.codec = AudioCodec::mp3;
+  CHECK(codecs_string(v, a) == "avc1.4d401f,mp4a.40.34");
+  v.sps = {{0x67, 0x64, 0x00, 0x28}};
+  CHECK(codecs_string(v, std::nullopt) == "avc1.640028");
+  v.sps = {{0x67, 0x64}};  // too short to say
+  CHECK(codecs_string(v, std::nullopt).empty());
+  CHECK(codecs_string(std::nullopt, std::nullopt).empty());
+}
+
+TEST_CASE("playlist: bandwidth is the peak segment bit rate and the average over all") {
+  std::vector<Segment> segs = {seg(0, 2.0), seg(1, 1.0), seg(2, 2.0)};
+  segs[0].bytes = std::make_shared<const std::vector<uint8_t>>(500000, 0);  // 2 Mbit/s
+  segs[1].bytes = std::make_shared<const std::vector<uint8_t>>(500000, 0);  // 4 Mbit/s
+  segs[2].bytes = std::make_shared<const std::vector<uint8_t>>(250000, 0);  // 1 Mbit/s
+  const Bandwidth b = measure_bandwidth(segs);
+  CHECK(b.peak == 4000000);
+  CHECK(b.average == 2000000);  // 1.25 MB in 5 s
+  CHECK(measure_bandwidth({}).peak == 0);
+}

@@ -44,6 +44,7 @@ struct Fixture {
     s.bytes = bytes;
     hls->ts.segments.push_back(s);
     hls->cmaf.text = "#EXTM3U\n#EXT-X-VERSION:6\n";
+    hls->master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,AVERAGE-BANDWIDTH=1\nll.m3u8\n";
     Segment c;
     c.uri = "abcx1-7.m4s";
     c.bytes = fragment;
@@ -91,6 +92,11 @@ TEST_CASE_FIXTURE(Fixture, "the CMAF playlist, its segments and init segments, e
   CHECK(r.status == 200);
   CHECK(r.content_type == "application/vnd.apple.mpegurl");
   CHECK(r.body.data() == store.get_hls("live/cam")->cmaf.text.data());
+  r = handle(get("/live/cam/master.m3u8"));
+  CHECK(r.status == 200);
+  CHECK(r.content_type == "application/vnd.apple.mpegurl");
+  CHECK(r.cache_control == "max-age=1");
+  CHECK(r.body.data() == store.get_hls("live/cam")->master.data());
   r = handle(get("/live/cam/abcx1-7.m4s"));
   CHECK(r.status == 200);
   CHECK(r.content_type == "video/iso.segment");
@@ -114,6 +120,7 @@ TEST_CASE_FIXTURE(Fixture, "the CMAF playlist, its segments and init segments, e
   ts_only->ts.text = "#EXTM3U\n";
   store.put_hls("live/tsonly", ts_only);
   CHECK(handle(get("/live/tsonly/ll.m3u8")).status == 404);
+  CHECK(handle(get("/live/tsonly/master.m3u8")).status == 404);  // none rendered (in this snapshot)
   CHECK(handle(get("/live/tsonly/index.m3u8")).status == 200);
 }
 
