@@ -66,23 +66,12 @@ Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoCo
   }
 
   auto m = std::make_unique<CmafMuxer>(Key{});
-  AVFormatContext* raw_ctx = nullptr;
-  int ret = avformat_alloc_output_context2(&raw_ctx, nullptr, "mp4", nullptr);
-  m->ctx_.reset(raw_ctx);
-  if (ret < 0) return fail("create: allocate mp4 context", ret);
+  if (Status s =
+          open_memory_output("mp4", kIoBufferSize, m.get(), &CmafMuxer::on_write, m->ctx_, m->io_, m->pkt_);
+      !s)
+    return wrap("cmaf muxer: create", s.error());
   AVFormatContext* ctx = m->ctx_.get();
-  m->pkt_.reset(av_packet_alloc());
-  if (!m->pkt_) return fail("create: allocate packet", AVERROR(ENOMEM));
-  auto* io_buffer = static_cast<uint8_t*>(av_malloc(kIoBufferSize));
-  if (io_buffer == nullptr) return fail("create: allocate IO buffer", AVERROR(ENOMEM));
-  m->io_.reset(
-      avio_alloc_context(io_buffer, kIoBufferSize, 1, m.get(), nullptr, &CmafMuxer::on_write, nullptr));
-  if (!m->io_) {
-    av_free(io_buffer);
-    return fail("create: allocate IO context", AVERROR(ENOMEM));
-  }
-  ctx->pb = m->io_.get();
-  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+  int ret = 0;
 
   if (video) {
     AVStream* st = avformat_new_stream(ctx, nullptr);

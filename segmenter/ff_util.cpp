@@ -45,6 +45,26 @@ uint8_t* reuse_packet_buffer(AVPacket* pkt, size_t size) {
   return pkt->data;
 }
 
+Status open_memory_output(const char* format, int io_size, void* opaque, WriteCallback write,
+                          FormatContextPtr& ctx, AvioContextPtr& io, PacketPtr& pkt) {
+  AVFormatContext* raw = nullptr;
+  const int ret = avformat_alloc_output_context2(&raw, nullptr, format, nullptr);
+  ctx.reset(raw);
+  if (ret < 0) return wrap(std::string("allocate ") + format + " context", av_error_text(ret));
+  pkt.reset(av_packet_alloc());
+  if (!pkt) return Error{"allocate packet: out of memory"};
+  auto* buffer = static_cast<uint8_t*>(av_malloc(static_cast<size_t>(io_size)));
+  if (buffer == nullptr) return Error{"allocate IO buffer: out of memory"};
+  io.reset(avio_alloc_context(buffer, io_size, 1, opaque, nullptr, write, nullptr));
+  if (!io) {
+    av_free(buffer);
+    return Error{"allocate IO context: out of memory"};
+  }
+  ctx->pb = io.get();
+  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+  return {};
+}
+
 void quiet_ffmpeg_log() {
   static std::once_flag once;
   std::call_once(once,

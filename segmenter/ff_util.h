@@ -11,7 +11,17 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include "common/result.h"
+#include "segmenter/ff_ptr.h"
+
 namespace livegate {
+
+// A muxer writing into memory: an output context for `format` whose bytes go to `write(opaque, ...)`
+// through a custom IO context with a buffer of `io_size` bytes, and the packet it reuses. The caller
+// keeps `io` alive longer than `ctx` (declare it first).
+using WriteCallback = int (*)(void* opaque, uint8_t* buf, int size);
+Status open_memory_output(const char* format, int io_size, void* opaque, WriteCallback write,
+                          FormatContextPtr& ctx, AvioContextPtr& io, PacketPtr& pkt);
 
 std::string av_error_text(int err);
 
