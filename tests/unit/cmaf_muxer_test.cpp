@@ -371,3 +371,29 @@ TEST_CASE("cmaf muxer: bad access units are refused, an equal DTS is moved on, t
   CHECK(decode(d, 0, true).errors == 0);
   CHECK(ffmpeg_errors.count() == 0);
 }
+
+TEST_CASE("cmaf muxer: an AAC frame that is an ADTS header and nothing more is refused") {
+  FfmpegErrors ffmpeg_errors;
+  AudioConfig aac;
+  aac.codec = AudioCodec::aac;
+  aac.asc = {0x11, 0x90};
+  aac.object_type = 2;
+  aac.sample_rate = 48000;
+  aac.channels = 2;
+  auto created = CmafMuxer::create(std::nullopt, aac);
+  REQUIRE(created.ok());
+  CmafMuxer& m = **created;
+  for (const Bytes& frame : {Bytes{0xFF, 0xF1, 0x50, 0x80, 0x01},              // 7-byte header cut short
+                             Bytes{0xFF, 0xF1, 0x50, 0x80, 0x01, 0x1F, 0xFC},  // the header alone
+                             Bytes{0xFF, 0xF0, 0x50, 0x80, 0x01, 0x3F, 0xFC, 0, 0}}) {  // with CRC: 9 bytes
+    CAPTURE(frame.size());
+    const Status s = m.write(make_unit(Track::audio, 0, 0, true, frame));
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error() == "cmaf muxer: write audio frame: ADTS header without a frame");
+  }
+  CHECK(m.pending_bytes() == 0);
+  // A frame behind a whole header goes in.
+  CHECK(m.write(make_unit(Track::audio, 0, 0, true, {0xFF, 0xF1, 0x50, 0x80, 0x01, 0x1F, 0xFC, 0x21})).ok());
+  CHECK(m.pending_bytes() == 1);
+  CHECK(ffmpeg_errors.count() == 0);
+}
