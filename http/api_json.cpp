@@ -109,7 +109,7 @@ nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls, bool
     j["hls"] = {{"target_duration_s", hls->target_duration_s},
                 {"media_sequence", hls->media_sequence},
                 {"segments_listed", hls->listed},
-                {"segments_held", hls->held},
+                {"segments_held", hls->held()},
                 {"ended", hls->ended}};
   } else {
     j["hls"] = nullptr;
@@ -133,7 +133,8 @@ nlohmann::json stream_json(const StreamSnapshot& s, const HlsSnapshot* hls, bool
   j["inputs"] = std::move(inputs);
   nlohmann::json switches = nlohmann::json::array();
   for (const InputSwitch& w : s.switches) {
-    switches.push_back({{"time_ms", w.unix_ms}, {"from", to_string(w.from)}, {"to", to_string(w.to)}, {"cause", w.cause}});
+    switches.push_back(
+        {{"time_ms", w.unix_ms}, {"from", to_string(w.from)}, {"to", to_string(w.to)}, {"cause", w.cause}});
   }
   j["failovers"] = std::move(switches);
   j["health"] = health_json(s, hls);

@@ -51,19 +51,10 @@ struct Options {
 
 Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoConfig>& video,
                                                      const std::optional<AudioConfig>& audio) {
-  if (!video && !audio) return fail("create: neither video nor audio");
+  if (const char* problem = track_problem(video, audio)) return fail(std::string("create: ") + problem);
   quiet_ffmpeg_log();
-  if (video) {
-    if (video->codec != VideoCodec::h264) return fail("create: video codec is not H.264");
-    if (video->avcc.size() < 7) return fail("create: H.264 configuration without an avcC");
-  }
-  if (audio) {
-    if (audio->codec != AudioCodec::aac && audio->codec != AudioCodec::mp3)
-      return fail("create: audio codec is neither AAC nor MP3");
-    if (audio->codec == AudioCodec::aac && audio->asc.empty())
-      return fail("create: AAC configuration without AudioSpecificConfig");
-    if (audio->sample_rate == 0) return fail("create: audio without a sample rate");
-  }
+  if (video && video->avcc.size() < 7) return fail("create: H.264 configuration without an avcC");
+  if (audio && audio->sample_rate == 0) return fail("create: audio without a sample rate");
 
   auto m = std::make_unique<CmafMuxer>(Key{});
   if (Status s =
@@ -146,9 +137,7 @@ int CmafMuxer::on_write(void* opaque, uint8_t* buf, int size) noexcept {
 }
 
 Status CmafMuxer::write(const AccessUnit& unit) {
-  if (!unit.data || unit.data->empty()) return fail("write: empty access unit");
-  if (unit.dts < 0 || unit.pts < unit.dts)
-    return fail("write: timestamps out of order (dts < 0 or pts < dts)");
+  if (const char* problem = unit_problem(unit)) return fail(std::string("write: ") + problem);
   const uint8_t* data = unit.data->data();
   size_t size = unit.data->size();
   if (unit.track == Track::video) {

@@ -337,7 +337,6 @@ void HlsStream::publish_snapshot() {
   snap->target_duration_s = target_duration_;
   snap->media_sequence = first.media_sequence();
   snap->listed = first.listed().size();
-  snap->held = first.size();
   snap->segments_made = next_seq_;
   snap->timestamp_jumps = timestamp_jumps_;
   snap->long_segments_gop = long_gop_;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/media.h"
@@ -23,5 +24,25 @@ class Muxer {
   // About how many bytes the next cut() returns, for the segment size limit.
   virtual size_t pending_bytes() const noexcept = 0;
 };
+
+// What every muxer refuses in its tracks: none at all, video other than H.264, audio other than AAC
+// (with its AudioSpecificConfig) or MP3. nullptr when there is nothing to refuse.
+inline const char* track_problem(const std::optional<VideoConfig>& video,
+                                 const std::optional<AudioConfig>& audio) noexcept {
+  if (!video && !audio) return "neither video nor audio";
+  if (video && video->codec != VideoCodec::h264) return "video codec is not H.264";
+  if (audio && audio->codec != AudioCodec::aac && audio->codec != AudioCodec::mp3)
+    return "audio codec is neither AAC nor MP3";
+  if (audio && audio->codec == AudioCodec::aac && audio->asc.empty())
+    return "AAC configuration without AudioSpecificConfig";
+  return nullptr;
+}
+
+// What every muxer refuses in a frame: no bytes, or timestamps against the contract above.
+inline const char* unit_problem(const AccessUnit& unit) noexcept {
+  if (!unit.data || unit.data->empty()) return "empty access unit";
+  if (unit.dts < 0 || unit.pts < unit.dts) return "timestamps out of order (dts < 0 or pts < dts)";
+  return nullptr;
+}
 
 }  // namespace livegate

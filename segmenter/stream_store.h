@@ -2,6 +2,7 @@
 // loop thread replaces them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,7 +101,6 @@ struct HlsSnapshot {
   uint32_t target_duration_s = 0;
   uint64_t media_sequence = 0;
   size_t listed = 0;  // the last `listed` of each playlist's segments are in it
-  size_t held = 0;    // segments fetchable in each playlist, listed and grace
 
   // For stream health and metrics, over the playlist's life (republishes included).
   uint64_t segments_made = 0;
@@ -113,6 +113,9 @@ struct HlsSnapshot {
   double longest_pause_s = 0;
   uint64_t video_stalls = 0;   // times video stopped while audio went on (audio-only segments followed)
   bool video_stalled = false;  // the segments carry audio only now
+
+  // Segments fetchable in each playlist, listed and grace (the same count in every packaging made).
+  size_t held() const noexcept { return std::max(ts.segments.size(), cmaf.segments.size()); }
 
   // A CMAF init segment, while a fetchable segment names it; nullptr otherwise.
   std::shared_ptr<const std::vector<uint8_t>> find_map(std::string_view uri) const {

@@ -107,19 +107,12 @@ size_t read_length(const uint8_t* p, uint8_t size) {
 
 Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const std::optional<VideoConfig>& video,
                                                  const std::optional<AudioConfig>& audio) {
-  if (!video && !audio) return fail("create: neither video nor audio");
+  // (Without the AudioSpecificConfig libavformat cannot turn raw AAC into ADTS and refuses it.)
+  if (const char* problem = track_problem(video, audio)) return fail(std::string("create: ") + problem);
   quiet_ffmpeg_log();
   if (video) {
-    if (video->codec != VideoCodec::h264) return fail("create: video codec is not H.264");
     if (video->sps.empty() || video->pps.empty()) return fail("create: H.264 configuration without SPS/PPS");
     if (video->nal_length_size < 1 || video->nal_length_size > 4) return fail("create: bad NAL length size");
-  }
-  if (audio) {
-    if (audio->codec != AudioCodec::aac && audio->codec != AudioCodec::mp3)
-      return fail("create: audio codec is neither AAC nor MP3");
-    // Without the AudioSpecificConfig libavformat cannot turn raw AAC into ADTS and refuses it.
-    if (audio->codec == AudioCodec::aac && audio->asc.empty())
-      return fail("create: AAC configuration without AudioSpecificConfig");
   }
 
   auto m = std::make_unique<TsMuxer>(Key{});
@@ -239,9 +232,7 @@ int TsMuxer::on_write(void* opaque, uint8_t* buf, int size) noexcept {
 }
 
 Status TsMuxer::write(const AccessUnit& unit) {
-  if (!unit.data || unit.data->empty()) return fail("write: empty access unit");
-  if (unit.dts < 0 || unit.pts < unit.dts)
-    return fail("write: timestamps out of order (dts < 0 or pts < dts)");
+  if (const char* problem = unit_problem(unit)) return fail(std::string("write: ") + problem);
   if (unit.track == Track::video) {
     if (video_index_ < 0) return fail("write: video frame but no video track");
     return write_video(unit);

@@ -148,8 +148,6 @@ bool close_to(const std::vector<int64_t>& got, const std::vector<int64_t>& want,
   return true;
 }
 
-bool before_keyframe(const AccessUnit& u, size_t) { return u.track == Track::video && u.keyframe; }
-
 }  // namespace
 
 TEST_CASE("cmaf muxer: create needs a track and a usable configuration") {

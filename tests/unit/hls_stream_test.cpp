@@ -490,7 +490,7 @@ TEST_CASE(
   const auto& cmaf = snap->cmaf.segments;
   REQUIRE(ts.size() == 5);
   REQUIRE(cmaf.size() == 5);
-  CHECK(snap->held == 5);
+  CHECK(snap->held() == 5);
   for (size_t i = 0; i < ts.size(); ++i) {
     CAPTURE(i);
     CHECK(cmaf[i].seq == ts[i].seq);
@@ -536,7 +536,7 @@ TEST_CASE("hls stream: hls.packaging picks the playlists that are made") {
     CHECK(snap->cmaf.segments.size() == (ts_only ? 0u : 3u));
     CHECK(snap->ts.text.empty() == !ts_only);
     CHECK(snap->cmaf.text.empty() == ts_only);
-    CHECK(snap->held == 3);
+    CHECK(snap->held() == 3);
   }
 }
 

@@ -24,6 +24,8 @@ AccessUnit make_unit(Track track, Ticks90k dts, Ticks90k pts, bool key, Bytes by
   return u;
 }
 
+bool before_keyframe(const AccessUnit& u, size_t) { return u.track == Track::video && u.keyframe; }
+
 std::vector<Bytes> split_annexb(const uint8_t* data, size_t size) {
   std::vector<size_t> starts;
   for (size_t i = 0; i + 3 <= size; ++i) {

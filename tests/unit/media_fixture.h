@@ -73,6 +73,9 @@ class FfmpegErrors {
 
 AccessUnit make_unit(Track track, Ticks90k dts, Ticks90k pts, bool key, Bytes bytes);
 
+// A cut rule for the muxer tests: before every video keyframe (never before the first unit).
+bool before_keyframe(const AccessUnit& u, size_t index);
+
 // NAL units of an Annex B byte stream, start codes and trailing zero bytes removed.
 std::vector<Bytes> split_annexb(const uint8_t* data, size_t size);
 

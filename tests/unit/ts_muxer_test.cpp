@@ -199,8 +199,6 @@ void check_segments(const MuxRun& r, std::optional<AVCodecID> video, std::option
   CHECK(continuity_errors(r.segments) == 0);
 }
 
-bool before_later_keyframe(const AccessUnit& u, size_t) { return u.track == Track::video && u.keyframe; }
-
 }  // namespace
 
 TEST_CASE("ts muxer: create needs a track and a usable configuration") {
@@ -245,7 +243,7 @@ TEST_CASE("ts muxer: H.264 + AAC segments are self-contained, complete and keep 
     const auto units = interleave(video->units, audio->units, first_dts);
     auto muxer = TsMuxer::create(video->config, audio->config);
     REQUIRE_MESSAGE(muxer.ok(), muxer.error());
-    const MuxRun r = run(**muxer, units, before_later_keyframe);
+    const MuxRun r = run(**muxer, units, before_keyframe);
     REQUIRE(r.segments.size() == 3);
     for (const Expected& e : r.expected) CHECK(e.video_pts.size() == 30);
     check_segments(r, AV_CODEC_ID_H264, AV_CODEC_ID_AAC);
@@ -349,7 +347,7 @@ TEST_CASE("ts muxer: video-only segments") {
   REQUIRE(video);
   auto muxer = TsMuxer::create(video->config, std::nullopt);
   REQUIRE_MESSAGE(muxer.ok(), muxer.error());
-  const MuxRun r = run(**muxer, interleave(video->units, {}, 0), before_later_keyframe);
+  const MuxRun r = run(**muxer, interleave(video->units, {}, 0), before_keyframe);
   REQUIRE(r.segments.size() == 2);
   check_segments(r, AV_CODEC_ID_H264, std::nullopt);
   CHECK(ffmpeg_errors.count() == 0);
@@ -366,7 +364,7 @@ TEST_CASE("ts muxer: H.264 + MP3") {
   REQUIRE(video);
   auto muxer = TsMuxer::create(video->config, audio->config);
   REQUIRE_MESSAGE(muxer.ok(), muxer.error());
-  const MuxRun r = run(**muxer, interleave(video->units, audio->units, 0), before_later_keyframe);
+  const MuxRun r = run(**muxer, interleave(video->units, audio->units, 0), before_keyframe);
   REQUIRE(r.segments.size() == 2);
   check_segments(r, AV_CODEC_ID_H264, AV_CODEC_ID_MP3);
   CHECK(ffmpeg_errors.count() == 0);
