@@ -145,6 +145,7 @@ Setters make_setters(Config& c) {
   add_uint(s, "hls.max_ended_streams", h.max_ended_streams, 0, 1000000);
   add_uint(s, "hls.max_ended_bytes", h.max_ended_bytes, 0, u32max);
   add_uint(s, "hls.reconnect_grace_ms", h.reconnect_grace_ms, 0, 3600000);
+  add_uint(s, "hls.ll.part_target_ms", h.part_target_ms, 100, 1000);
   s["hls.packaging"] = [&h](const json& v) -> Status {
     const Error bad{"config: hls.packaging must be a non-empty list of \"ts\" and \"cmaf\", got " + v.dump()};
     if (!v.is_array() || v.empty()) return bad;
@@ -228,12 +229,18 @@ Setters make_setters(Config& c) {
   return s;
 }
 
+// Some key starts with "<section>.": `section` is a (possibly nested) group such as "hls.ll".
+bool has_keys_under(const Setters& setters, const std::string& section) {
+  const auto it = setters.lower_bound(section + ".");
+  return it != setters.end() && it->first.compare(0, section.size() + 1, section + ".") == 0;
+}
+
 Status apply_object(const json& obj, const std::string& prefix, Setters& setters) {
   for (const auto& [name, value] : obj.items()) {
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (auto it = setters.find(key); it != setters.end()) {
       if (Status s = it->second(value); !s) return s;
-    } else if (value.is_object() && prefix.empty()) {
+    } else if (value.is_object() && has_keys_under(setters, key)) {
       if (Status s = apply_object(value, key, setters); !s) return s;
     } else {
       return Error{"config: unknown key \"" + key + "\""};

@@ -52,6 +52,8 @@ struct HlsConfig {
   // hls.packaging, a list of "ts" and "cmaf": which packagings every stream gets (at least one).
   bool packaging_ts = true;    // index.m3u8 and MPEG-TS segments
   bool packaging_cmaf = true;  // ll.m3u8, init segments and fragmented MP4 (CMAF) segments
+  // hls.ll.part_target_ms: CMAF segments are made of parts at most this long (EXT-X-PART-INF).
+  uint32_t part_target_ms = 333;
 };
 
 struct HttpConfig {

@@ -34,9 +34,10 @@ HlsStream::HlsStream(const HlsConfig& config, std::string subject, std::string u
       clock_(std::move(clock)),
       timeline_(TimelineConfig{.max_forward = Ticks90k{config.max_jump_ms} * 90}) {
   if (config.packaging_ts)
-    outputs_.push_back(Output{Packaging::ts, SegmentWindow(config.window, config.grace), {}, {}, {}});
+    outputs_.push_back(Output{Packaging::ts, SegmentWindow(config.window, config.grace), {}, {}, {}, {}, 0});
   if (config.packaging_cmaf || outputs_.empty())  // the config allows no empty list; CMAF if one is made
-    outputs_.push_back(Output{Packaging::cmaf, SegmentWindow(config.window, config.grace), {}, {}, {}});
+    outputs_.push_back(
+        Output{Packaging::cmaf, SegmentWindow(config.window, config.grace), {}, {}, {}, {}, 0});
 }
 
 void HlsStream::start() {
@@ -154,6 +155,8 @@ void HlsStream::access_unit(const AccessUnit& in) {
   }
   // A track the muxer was not made with (video during an audio-only stretch) waits for the next segment.
   if (!(unit.track == Track::video ? muxer_tracks_.video : muxer_tracks_.audio)) return;
+  const bool main_track = unit.track == (muxer_tracks_.video ? Track::video : Track::audio);
+  if (main_track && part_full(unit) && close_part(unit.dts)) publish_snapshot(false);
 
   // A frame one muxer refuses and another takes (they check different things; ingest has validated it)
   // still counts as written: the segments stay one set.
@@ -167,10 +170,48 @@ void HlsStream::access_unit(const AccessUnit& in) {
     }
   }
   if (!written) return;
-  if (unit.track == (muxer_tracks_.video ? Track::video : Track::audio)) {
+  if (main_track) {
+    if (!part_has_frame_) {
+      // Audio frames decode on their own; video parts from a keyframe do (INDEPENDENT=YES).
+      part_independent_ = unit.track == Track::audio || unit.keyframe;
+      part_has_frame_ = true;
+    }
     if (unit.dts > last_dts_) last_step_ = unit.dts - last_dts_;
     last_dts_ = unit.dts;
   }
+}
+
+bool HlsStream::part_full(const AccessUnit& unit) const {
+  if (!part_has_frame_) return false;
+  const Ticks90k step = std::max<Ticks90k>(last_step_, 1);
+  return unit.dts + step - part_start_ > Ticks90k{config_.part_target_ms} * 90;
+}
+
+std::string HlsStream::part_uri(uint64_t seq, uint32_t index) const {
+  return uri_tag_ + "-" + std::to_string(seq) + "." + std::to_string(index) + ".m4s";
+}
+
+bool HlsStream::close_part(Ticks90k end_dts) {
+  bool any = false;
+  for (Output& o : outputs_) {
+    if (o.kind != Packaging::cmaf) continue;
+    auto bytes = std::make_shared<const std::vector<uint8_t>>(o.muxer->cut());
+    if (bytes->empty()) continue;
+    Part part;
+    part.seq = next_seq_;
+    part.index = static_cast<uint32_t>(o.parts.size());
+    part.duration_s = double(std::max<Ticks90k>(end_dts - part_start_, 1)) / kSecond;
+    part.independent = part_independent_;
+    part.uri = part_uri(part.seq, part.index);
+    part.size = bytes->size();
+    part.buffer = std::move(bytes);
+    o.parts_bytes += part.size;
+    o.parts.push_back(std::move(part));
+    any = true;
+  }
+  part_start_ = end_dts;
+  part_has_frame_ = false;
+  return any;
 }
 
 bool HlsStream::make_muxers(Tracks wanted) {
@@ -207,7 +248,8 @@ bool HlsStream::make_muxers(Tracks wanted) {
 
 size_t HlsStream::pending_bytes() const noexcept {
   size_t most = 0;
-  for (const Output& o : outputs_) most = std::max(most, o.muxer ? o.muxer->pending_bytes() : 0);
+  for (const Output& o : outputs_)
+    most = std::max(most, o.parts_bytes + (o.muxer ? o.muxer->pending_bytes() : 0));
   return most;
 }
 
@@ -236,6 +278,8 @@ bool HlsStream::open_segment(const AccessUnit& unit, Tracks wanted) {
   segment_discontinuity_ = discontinuity && next_seq_ > 0;
   segment_pdt_ = anchor_wall_ms_ + (unit.dts - anchor_dts_) / 90;
   last_dts_ = unit.dts;
+  part_start_ = unit.dts;
+  part_has_frame_ = false;
   pending_discontinuity_ = false;
   return true;
 }
@@ -262,8 +306,26 @@ void HlsStream::cut(Ticks90k next_dts, CutReason why) {
 
 void HlsStream::close_segment(Ticks90k end_dts) {
   open_ = false;
+  close_part(end_dts);
   std::vector<std::vector<uint8_t>> bytes;
-  for (Output& o : outputs_) bytes.push_back(o.muxer->cut());
+  std::vector<std::vector<Part>> parts;
+  for (Output& o : outputs_) {
+    parts.push_back(std::move(o.parts));
+    o.parts.clear();
+    o.parts_bytes = 0;
+    if (o.kind == Packaging::ts) {
+      bytes.push_back(o.muxer->cut());
+      continue;
+    }
+    // The segment is its parts joined.
+    std::vector<uint8_t> joined;
+    size_t size = 0;
+    for (const Part& part : parts.back()) size += part.size;
+    joined.reserve(size);
+    for (const Part& part : parts.back())
+      joined.insert(joined.end(), part.bytes().begin(), part.bytes().end());
+    bytes.push_back(std::move(joined));
+  }
   const double duration = double(std::max<Ticks90k>(end_dts - segment_start_, 1)) / kSecond;
   // Every output got the same frames; none has bytes only if no frame was written at all.
   if (std::any_of(bytes.begin(), bytes.end(), [](const auto& b) { return b.empty(); })) return;
@@ -297,6 +359,14 @@ void HlsStream::close_segment(Ticks90k end_dts) {
     seg.bytes = std::make_shared<const std::vector<uint8_t>>(std::move(bytes[i]));
     seg.map_uri = o.map_uri;
     seg.map = o.map;
+    // From now on the parts are ranges of the segment: their own buffers are freed.
+    size_t offset = 0;
+    for (Part& part : parts[i]) {
+      part.buffer = seg.bytes;
+      part.offset = offset;
+      offset += part.size;
+    }
+    seg.parts = std::move(parts[i]);
     o.window.push(std::move(seg));
   }
   publish_snapshot();
@@ -330,7 +400,7 @@ void HlsStream::end() {
   publish_snapshot();
 }
 
-void HlsStream::publish_snapshot() {
+void HlsStream::publish_snapshot(bool segments) {
   auto snap = std::make_shared<HlsSnapshot>();
   const SegmentWindow& first = outputs_.front().window;  // every window holds the same sequence numbers
   snap->ended = ended_;
@@ -347,10 +417,30 @@ void HlsStream::publish_snapshot() {
   snap->longest_pause_s = longest_pause_s_;
   snap->video_stalls = video_stalls_;
   snap->video_stalled = !ended_ && video_stalled_;
+  // A new part changes ll.m3u8 alone: the rest is what the last snapshot said.
+  if (!segments && snapshot_) {
+    snap->ts = snapshot_->ts;
+    snap->cmaf.segments = snapshot_->cmaf.segments;
+    snap->master = snapshot_->master;
+  }
   for (const Output& o : outputs_) {
-    HlsSnapshot::Playlist& out = o.kind == Packaging::ts ? snap->ts : snap->cmaf;
-    const auto all = o.window.all();
-    out.segments.assign(all.begin(), all.end());
+    const bool cmaf = o.kind == Packaging::cmaf;
+    if (!segments && !cmaf) continue;
+    HlsSnapshot::Playlist& out = cmaf ? snap->cmaf : snap->ts;
+    if (segments) {
+      const auto all = o.window.all();
+      out.segments.assign(all.begin(), all.end());
+    }
+    LowLatencyParams ll;
+    if (cmaf) {
+      ll.part_target_ms = config_.part_target_ms;
+      ll.open_seq = next_seq_;
+      ll.open_parts = o.parts;
+      // The next part is the open segment's next one, or the next segment's first: a segment closes
+      // together with its last part, so the name is known in advance either way.
+      if (!ended_) ll.preload_hint = part_uri(next_seq_, static_cast<uint32_t>(open_ ? o.parts.size() : 0));
+      snap->ll = HlsSnapshot::LowLatency{{}, ll.part_target_ms, ll.open_seq, o.parts, ll.preload_hint};
+    }
     if (target_duration_ > 0) {
       PlaylistParams p;
       p.target_duration_s = target_duration_;
@@ -358,11 +448,18 @@ void HlsStream::publish_snapshot() {
       p.discontinuity_sequence = o.window.discontinuity_sequence();
       p.segments = o.window.listed();
       p.ended = ended_;
-      p.fmp4 = o.kind == Packaging::cmaf;
+      p.fmp4 = cmaf;
+      p.ll = cmaf ? &ll : nullptr;
       out.text = render_playlist(p);
+      if (cmaf && !ended_ &&
+          skippable_segments(p.segments, ll.open_parts,
+                             low_latency_times(target_duration_, ll.part_target_ms).skip_until_s) > 0) {
+        ll.delta = true;
+        snap->ll.delta = render_playlist(p);
+      }
     }
   }
-  if (target_duration_ > 0) {
+  if (segments && target_duration_ > 0) {
     // One rendition for now: the CMAF playlist where there is one (what low-latency players want),
     // else the TS one. Measured over the segments listed now, so it follows the encoder's bit rate.
     const Output& main = outputs_.back();
@@ -385,7 +482,8 @@ void HlsStream::publish_snapshot() {
 
 size_t HlsStream::bytes_held() const noexcept {
   size_t n = 0;
-  for (const Output& o : outputs_) n += o.window.bytes_held() + (o.muxer ? o.muxer->pending_bytes() : 0);
+  for (const Output& o : outputs_)
+    n += o.window.bytes_held() + o.parts_bytes + (o.muxer ? o.muxer->pending_bytes() : 0);
   return n;
 }
 

@@ -73,6 +73,8 @@ class HlsStream {
     std::unique_ptr<Muxer> muxer;
     std::string map_uri;  // CMAF: the current muxer's init segment
     std::shared_ptr<const std::vector<uint8_t>> map;
+    std::vector<Part> parts;  // CMAF: the parts of the open segment, published as they close
+    size_t parts_bytes = 0;
   };
   // New muxers for every output; false (and none) if one cannot be made.
   bool make_muxers(Tracks wanted);
@@ -87,9 +89,16 @@ class HlsStream {
   // paused so long that it would otherwise run past EXT-X-TARGETDURATION.
   void cut(Ticks90k next_dts, CutReason why);
   void close_segment(Ticks90k end_dts);
+  // The main track's next frame would take the open part past hls.ll.part_target_ms.
+  bool part_full(const AccessUnit& unit) const;
+  // Ends the open part of every CMAF output where the next one starts; false if it held no frame.
+  bool close_part(Ticks90k end_dts);
+  std::string part_uri(uint64_t seq, uint32_t index) const;
   // Closes the open segment after its last frame, and the muxer: a new publisher may bring other codecs.
   void stop_input();
-  void publish_snapshot();
+  // `segments`: the segment lists changed (not only the open segment's parts), so every playlist is
+  // rendered again; otherwise only ll.m3u8 is.
+  void publish_snapshot(bool segments = true);
 
   const HlsConfig& config_;
   std::string subject_;
@@ -113,6 +122,11 @@ class HlsStream {
   bool segment_discontinuity_ = false;
   bool continuation_ = false;  // the last segment was cut between keyframes: the next may start without one
   int64_t segment_pdt_ = 0;
+  // The open part (CMAF): where it starts, whether its first main-track frame decodes on its own, and
+  // whether it has a main-track frame yet.
+  Ticks90k part_start_ = 0;
+  bool part_independent_ = false;
+  bool part_has_frame_ = false;
   Ticks90k last_dts_ = 0;   // of the last frame of the main track (video, else audio) in the segment
   Ticks90k last_step_ = 0;  // the main track's last frame duration, to end a segment after it
   std::optional<Ticks90k> last_video_dts_;  // this publish's last video frame, for the stall check

@@ -114,14 +114,61 @@ std::string format_pdt(int64_t unix_ms) {
   return buf;
 }
 
+LowLatencyTimes low_latency_times(uint32_t target_duration_s, uint32_t part_target_ms) {
+  const double target = target_duration_s;
+  return {3.0 * part_target_ms / 1000.0, 3 * target, 6 * target, 3 * target};
+}
+
+size_t skippable_segments(std::span<const Segment> segments, std::span<const Part> open_parts,
+                          double skip_until_s) {
+  double from_end = 0;  // from the start of segment i to the end of the playlist
+  for (const Part& part : open_parts) from_end += part.duration_s;
+  for (size_t i = segments.size(); i-- > 0;) {
+    from_end += segments[i].duration_s;
+    if (from_end >= skip_until_s) return i + 1 == segments.size() ? i : i + 1;
+  }
+  return 0;
+}
+
+namespace {
+
+void append_part(std::string& out, const Part& part) {
+  out += "#EXT-X-PART:DURATION=";
+  append_ms_as_seconds(out, extinf_ms(part.duration_s));
+  out += ",URI=\"";
+  out += part.uri;
+  out += part.independent ? "\",INDEPENDENT=YES\n" : "\"\n";
+}
+
+}  // namespace
+
 std::string render_playlist(const PlaylistParams& p) {
+  const LowLatencyParams* ll = p.fmp4 ? p.ll : nullptr;
   std::string out;
-  out.reserve(128 + p.segments.size() * 96);
+  out.reserve(128 + p.segments.size() * (ll ? 512 : 96));
+  std::span<const Segment> segments = p.segments;
+  size_t skipped = 0;
+  LowLatencyTimes times{};
+  if (ll) {
+    times = low_latency_times(p.target_duration_s, ll->part_target_ms);
+    if (ll->delta && !p.ended) skipped = skippable_segments(segments, ll->open_parts, times.skip_until_s);
+  }
   // Version 3 is the lowest that allows decimal EXTINF durations; EXT-X-MAP in a media playlist that
-  // is not I-frames only needs 6 (RFC 8216 7).
-  out += p.fmp4 ? "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:"
-                : "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:";
+  // is not I-frames only needs 6 (RFC 8216 7), EXT-X-SKIP 9 (RFC 8216bis 8). The LL-HLS tags need none.
+  out += "#EXTM3U\n#EXT-X-VERSION:";
+  out += skipped > 0 ? "9" : p.fmp4 ? "6" : "3";
+  out += "\n#EXT-X-TARGETDURATION:";
   append_uint(out, p.target_duration_s);
+  if (ll) {
+    out += "\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=";
+    append_ms_as_seconds(out, extinf_ms(times.skip_until_s));
+    out += ",PART-HOLD-BACK=";
+    append_ms_as_seconds(out, extinf_ms(times.part_hold_back_s));
+    out += ",HOLD-BACK=";
+    append_ms_as_seconds(out, extinf_ms(times.hold_back_s));
+    out += "\n#EXT-X-PART-INF:PART-TARGET=";
+    append_ms_as_seconds(out, ll->part_target_ms);
+  }
   out += "\n#EXT-X-MEDIA-SEQUENCE:";
   append_uint(out, p.media_sequence);
   // Always written, even 0: the tag is optional while it is 0 (RFC 8216 4.3.3.3), but stating it
@@ -129,8 +176,23 @@ std::string render_playlist(const PlaylistParams& p) {
   out += "\n#EXT-X-DISCONTINUITY-SEQUENCE:";
   append_uint(out, p.discontinuity_sequence);
   out += '\n';
+  if (skipped > 0) {
+    // The skipped segments' tags go with them; EXT-X-MAP and the date are repeated below.
+    out += "#EXT-X-SKIP:SKIPPED-SEGMENTS=";
+    append_uint(out, skipped);
+    out += '\n';
+  }
+  // Parts are listed for segments that end this close to the live edge (RFC 8216bis 6.2.2: at least the
+  // last three target durations); older segments are listed whole.
+  double to_edge = 0;
+  size_t parts_from = segments.size();
+  if (ll) {
+    for (const Part& part : ll->open_parts) to_edge += part.duration_s;
+    while (parts_from > 0 && to_edge < times.parts_listed_s) to_edge += segments[--parts_from].duration_s;
+  }
   const std::string* map = nullptr;
-  for (const Segment& s : p.segments) {
+  for (size_t i = skipped; i < segments.size(); ++i) {
+    const Segment& s = segments[i];
     // Also on the first listed segment: it still marks a timestamp break against what a player
     // fetched from the previous playlist.
     if (s.discontinuity) out += "#EXT-X-DISCONTINUITY\n";
@@ -146,11 +208,32 @@ std::string render_playlist(const PlaylistParams& p) {
     // (RFC 8216 4.3.2.6) and DVR-style UIs never extrapolate across a gap.
     out += "#EXT-X-PROGRAM-DATE-TIME:";
     out += format_pdt(s.pdt_unix_ms);
-    out += "\n#EXTINF:";
+    out += '\n';
+    if (i >= parts_from) {
+      for (const Part& part : s.parts) append_part(out, part);
+    }
+    out += "#EXTINF:";
     append_ms_as_seconds(out, extinf_ms(s.duration_s));
     out += ",\n";
     out += s.uri;
     out += '\n';
+  }
+  if (ll) {
+    for (const Part& part : ll->open_parts) append_part(out, part);
+    if (!p.ended && !ll->preload_hint.empty()) {
+      out += "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"";
+      out += ll->preload_hint;
+      out += "\"\n";
+    }
+    for (const RenditionReport& r : ll->reports) {
+      out += "#EXT-X-RENDITION-REPORT:URI=\"";
+      out += r.uri;
+      out += "\",LAST-MSN=";
+      append_uint(out, r.last_msn);
+      out += ",LAST-PART=";
+      append_uint(out, r.last_part);
+      out += '\n';
+    }
   }
   if (p.ended) out += "#EXT-X-ENDLIST\n";
   return out;

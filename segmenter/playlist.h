@@ -12,20 +12,55 @@
 
 namespace livegate {
 
+// Where another rendition's playlist stands, for EXT-X-RENDITION-REPORT.
+struct RenditionReport {
+  std::string uri;  // its media playlist, relative
+  uint64_t last_msn = 0;
+  uint32_t last_part = 0;
+};
+
+// What a Low-Latency HLS playlist (RFC 8216bis 4.4.3.7, 4.4.3.8, 4.4.4.9, 4.4.5.3) adds.
+struct LowLatencyParams {
+  uint32_t part_target_ms = 333;     // EXT-X-PART-INF; every part but a paused one is at most this long
+  uint64_t open_seq = 0;             // the segment being written, which `open_parts` belong to
+  std::span<const Part> open_parts;  // already published parts of the segment being written
+  std::string preload_hint;          // the next part's URI (EXT-X-PRELOAD-HINT); empty for none
+  bool delta = false;                // a delta update: segments past the skip boundary become EXT-X-SKIP
+  std::span<const RenditionReport> reports;
+};
+
 struct PlaylistParams {
   // Fixed for the life of the playlist (RFC 8216 6.2.1); the caller guarantees
   // target_duration_s >= rounded_duration(d) for every listed duration d (4.3.3.1).
   uint32_t target_duration_s = 0;
-  uint64_t media_sequence = 0;          // seq of segments.front() (4.3.3.2)
-  uint64_t discontinuity_sequence = 0;  // discontinuities already removed (4.3.3.3)
-  std::span<const Segment> segments;    // URIs must not contain line breaks
-  bool ended = false;                   // append EXT-X-ENDLIST (4.3.3.4)
-  bool fmp4 = false;                    // CMAF segments, each with a map_uri: version 6, EXT-X-MAP
+  uint64_t media_sequence = 0;           // seq of segments.front() (4.3.3.2)
+  uint64_t discontinuity_sequence = 0;   // discontinuities already removed (4.3.3.3)
+  std::span<const Segment> segments;     // URIs must not contain line breaks
+  bool ended = false;                    // append EXT-X-ENDLIST (4.3.3.4)
+  bool fmp4 = false;                     // CMAF segments, each with a map_uri: version 6, EXT-X-MAP
+  const LowLatencyParams* ll = nullptr;  // with fmp4: a Low-Latency HLS playlist
 };
+
+// LL-HLS figures derived from the targets, as the playlist states them and the server enforces them.
+struct LowLatencyTimes {
+  double part_hold_back_s;  // 3 x PART-TARGET (RFC 8216bis 4.4.3.8 SHOULD)
+  double hold_back_s;       // 3 x TARGETDURATION
+  double skip_until_s;      // CAN-SKIP-UNTIL: 6 x TARGETDURATION, the least 4.4.3.8 allows
+  double parts_listed_s;    // parts are listed for segments ending this close to the live edge: 3 x target
+};
+LowLatencyTimes low_latency_times(uint32_t target_duration_s, uint32_t part_target_ms);
+
+// How many listed segments a delta update replaces with EXT-X-SKIP: those that start at least
+// CAN-SKIP-UNTIL before the end of the playlist (its last segment and the open parts).
+size_t skippable_segments(std::span<const Segment> segments, std::span<const Part> open_parts,
+                          double skip_until_s);
 
 // Header, then per segment [DISCONTINUITY] [MAP] PROGRAM-DATE-TIME EXTINF URI, then [ENDLIST];
 // "\n" line ends, numbers formatted independently of the C locale. With fmp4, an EXT-X-MAP comes before
-// the first segment and wherever the map changes.
+// the first segment and wherever the map changes. With ll: EXT-X-SERVER-CONTROL and EXT-X-PART-INF in
+// the header, EXT-X-PART lines before the segments near the live edge (and for the open segment after
+// the last one), then EXT-X-PRELOAD-HINT and the rendition reports; a delta update starts with
+// EXT-X-SKIP and is version 9.
 std::string render_playlist(const PlaylistParams& p);
 
 // One rendition of a stream as a multivariant playlist lists it (RFC 8216 4.3.4.2).

@@ -32,6 +32,31 @@ void StreamStore::remove_hls(const std::string& path) {
   }
 }
 
+const Part* HlsSnapshot::find_part(std::string_view uri) const {
+  for (const Part& p : ll.open_parts) {
+    if (p.uri == uri) return &p;
+  }
+  // Newest first: a player asks for the parts near the live edge.
+  for (auto s = cmaf.segments.rbegin(); s != cmaf.segments.rend(); ++s) {
+    for (const Part& p : s->parts) {
+      if (p.uri == uri) return &p;
+    }
+  }
+  return nullptr;
+}
+
+bool HlsSnapshot::has(uint64_t msn, std::optional<uint32_t> part) const noexcept {
+  const std::optional<uint64_t> last = last_msn();
+  if (!part) return last && msn <= *last;
+  if (last && msn <= *last) {
+    if (msn < cmaf.segments.front().seq) return true;  // long gone: the playlist is newer
+    const Segment& s = cmaf.segments[msn - cmaf.segments.front().seq];
+    if (*part < s.parts.size()) return true;
+    return has(msn + 1, 0);  // past its last part: the next segment's first
+  }
+  return msn == ll.open_seq && *part < ll.open_parts.size();
+}
+
 std::shared_ptr<const HlsSnapshot> StreamStore::get_hls(const std::string& path) const {
   std::lock_guard lock(mu_);
   auto it = hls_.find(path);

@@ -94,8 +94,17 @@ struct HlsSnapshot {
       return nullptr;
     }
   };
+  // ll.m3u8 beyond its segments: the open segment's parts and what a blocked request waits for.
+  struct LowLatency {
+    std::string delta;  // the delta update (_HLS_skip); empty when it would skip nothing
+    uint32_t part_target_ms = 0;
+    uint64_t open_seq = 0;         // the segment being written, or the next one
+    std::vector<Part> open_parts;  // its parts published so far
+    std::string preload_hint;      // the URI of the next part; empty once the stream has ended
+  };
   Playlist ts;         // index.m3u8 and MPEG-TS segments (hls.packaging "ts")
   Playlist cmaf;       // ll.m3u8 and CMAF segments (hls.packaging "cmaf")
+  LowLatency ll;       // with cmaf
   std::string master;  // master.m3u8, the multivariant playlist; empty until the first segment closes
   bool ended = false;
   uint32_t target_duration_s = 0;
@@ -116,6 +125,18 @@ struct HlsSnapshot {
 
   // Segments fetchable in each playlist, listed and grace (the same count in every packaging made).
   size_t held() const noexcept { return std::max(ts.segments.size(), cmaf.segments.size()); }
+
+  // A part of a fetchable CMAF segment or of the open one; nullptr otherwise.
+  const Part* find_part(std::string_view uri) const;
+  // The newest complete segment's sequence number, if any.
+  std::optional<uint64_t> last_msn() const noexcept {
+    if (cmaf.segments.empty()) return std::nullopt;
+    return cmaf.segments.back().seq;
+  }
+  // For blocking reload (RFC 8216bis 6.2.5.2): segment `msn` is complete, or with `part`, that part of
+  // it is published. A part index past its complete parent's last part stands for the next segment's
+  // first part.
+  bool has(uint64_t msn, std::optional<uint32_t> part) const noexcept;
 
   // A CMAF init segment, while a fetchable segment names it; nullptr otherwise.
   std::shared_ptr<const std::vector<uint8_t>> find_map(std::string_view uri) const {

@@ -303,3 +303,27 @@ TEST_CASE("config: hls.packaging is a list of ts and cmaf, both by default, from
   CHECK_FALSE(e.hls.packaging_cmaf);
   CHECK_FALSE(apply_environment({{"LIVEGATE_HLS_PACKAGING", ""}}, e).ok());
 }
+
+TEST_CASE("config: hls.ll.part_target_ms is read from a nested object or the environment, within 100-1000") {
+  Config c;
+  CHECK(c.hls.part_target_ms == 333);
+  REQUIRE(apply_config_json(R"({"hls": {"ll": {"part_target_ms": 500}}})", c).ok());
+  CHECK(c.hls.part_target_ms == 500);
+  for (const char* bad :
+       {R"({"hls": {"ll": {"part_target_ms": 99}}})", R"({"hls": {"ll": {"part_target_ms": 1001}}})"}) {
+    CAPTURE(bad);
+    Config c2;
+    CHECK_FALSE(apply_config_json(bad, c2).ok());
+  }
+  // Groups nest only where keys exist: an unknown group is an unknown key, named in full.
+  Config c3;
+  const Status unknown = apply_config_json(R"({"hls": {"lowlatency": {"part_target_ms": 500}}})", c3);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error() == "config: unknown key \"hls.lowlatency\"");
+  const Status unknown_leaf = apply_config_json(R"({"hls": {"ll": {"parts": 5}}})", c3);
+  REQUIRE_FALSE(unknown_leaf.ok());
+  CHECK(unknown_leaf.error() == "config: unknown key \"hls.ll.parts\"");
+  Config e;
+  REQUIRE(apply_environment({{"LIVEGATE_HLS_LL_PART_TARGET_MS", "200"}}, e).ok());
+  CHECK(e.hls.part_target_ms == 200);
+}

@@ -557,3 +557,112 @@ TEST_CASE("hls stream: master.m3u8 names the CMAF playlist (or the TS one) with 
     CHECK(m.find(cmaf ? "\nll.m3u8\n" : "\nindex.m3u8\n") != std::string::npos);
   }
 }
+
+namespace {
+
+// Checks the parts of every CMAF segment: within the target, adding up to the segment, joined they are
+// its bytes, named in order, independent when they start with a keyframe (`every_independent`: audio).
+void check_parts(const HlsSnapshot& snap, uint32_t part_target_ms, bool every_independent) {
+  REQUIRE(!snap.cmaf.segments.empty());
+  for (const Segment& s : snap.cmaf.segments) {
+    CAPTURE(s.seq);
+    REQUIRE(!s.parts.empty());
+    double sum = 0;
+    std::vector<uint8_t> joined;
+    for (size_t i = 0; i < s.parts.size(); ++i) {
+      const Part& p = s.parts[i];
+      CAPTURE(i);
+      CHECK(p.seq == s.seq);
+      CHECK(p.index == i);
+      CHECK(p.uri == "t-" + std::to_string(s.seq) + "." + std::to_string(i) + ".m4s");
+      CHECK(p.duration_s <= part_target_ms / 1000.0 + 1e-9);
+      // Every part but the segment's last is at least 85 % of the target (RFC 8216bis 4.4.4.9).
+      if (i + 1 < s.parts.size()) CHECK(p.duration_s >= 0.85 * part_target_ms / 1000.0);
+      CHECK(p.independent == (every_independent || i == 0));
+      CHECK(p.buffer == s.bytes);  // a range of the segment, not a copy
+      sum += p.duration_s;
+      joined.insert(joined.end(), p.bytes().begin(), p.bytes().end());
+    }
+    CHECK(sum == doctest::Approx(s.duration_s).epsilon(1e-9));
+    CHECK(joined == *s.bytes);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hls stream: CMAF segments are cut into parts at frame boundaries, no longer than the target") {
+  for (const uint32_t target : {333u, 200u, 1000u}) {
+    CAPTURE(target);
+    HlsConfig c = window_config(100, 0);
+    c.part_target_ms = target;
+    Feed f(c);
+    f.hls.start();
+    f.hls.video_config(video_config());
+    f.hls.audio_config(aac_config());
+    f.run(7.2, 2);
+    const auto snap = f.hls.snapshot();
+    check_parts(*snap, target, false);
+    CHECK(snap->cmaf.segments.size() == 3);
+    // 30 fps: 9 frames (300 ms) fit a 333 ms part, 6 a 200 ms one, 30 a 1 s one.
+    const size_t per_part = target == 333 ? 9 : target == 200 ? 6 : 30;
+    CHECK(snap->cmaf.segments[0].parts[0].duration_s == doctest::Approx(per_part / 30.0));
+    // The open segment (6 s to 7.2 s) has its parts published as they close, and the next is hinted.
+    CHECK(snap->ll.open_seq == 3);
+    REQUIRE(!snap->ll.open_parts.empty());
+    CHECK(snap->ll.open_parts[0].independent);
+    const std::string next = "t-3." + std::to_string(snap->ll.open_parts.size()) + ".m4s";
+    CHECK(snap->ll.preload_hint == next);
+    CHECK(snap->cmaf.text.find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"" + next + "\"\n") != std::string::npos);
+    CHECK(snap->find_part("t-3.0.m4s") == &snap->ll.open_parts[0]);
+    CHECK(snap->find_part("t-1.1.m4s") == &snap->cmaf.segments[1].parts[1]);
+    CHECK(snap->find_part(next) == nullptr);
+    // What a blocked request waits for.
+    CHECK(snap->has(2, std::nullopt));
+    CHECK_FALSE(snap->has(3, std::nullopt));
+    CHECK(snap->has(3, 0));
+    CHECK_FALSE(snap->has(3, static_cast<uint32_t>(snap->ll.open_parts.size())));
+    CHECK(snap->has(2, 99));  // past segment 2's last part: segment 3's first, which exists
+    CHECK(snap->has(0, 0));
+    // The TS segments are cut where the CMAF ones are, and not into parts.
+    REQUIRE(snap->ts.segments.size() == 3);
+    CHECK(snap->ts.segments[2].parts.empty());
+    CHECK(snap->ts.segments[2].duration_s == snap->cmaf.segments[2].duration_s);
+
+    f.hls.end();
+    const auto ended = f.hls.snapshot();
+    check_parts(*ended, target, false);
+    CHECK(ended->ll.preload_hint.empty());
+    CHECK(ended->ll.open_parts.empty());
+  }
+}
+
+TEST_CASE("hls stream: audio-only parts are cut at AAC frames and are all independent") {
+  HlsConfig c = window_config(100, 0);
+  Feed f(c);
+  f.hls.start();
+  f.hls.audio_config(aac_config());
+  f.run(6.5, 2, false, true);
+  f.hls.end();
+  const auto snap = f.hls.snapshot();
+  check_parts(*snap, c.part_target_ms, true);
+  // 48 kHz AAC frames are 21.3 ms: 15 of them (320 ms) fit a 333 ms part.
+  CHECK(snap->cmaf.segments[0].parts[0].duration_s == doctest::Approx(15 * 1920 / 90000.0));
+}
+
+TEST_CASE("hls stream: a new part republishes ll.m3u8 only") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(2.5, 2);
+  const auto before = f.hls.snapshot();
+  const uint64_t version = f.hls.version();
+  f.run(0.4, 2);  // one more part, no segment
+  const auto after = f.hls.snapshot();
+  CHECK(f.hls.version() > version);
+  CHECK(after->ts.text == before->ts.text);
+  CHECK(after->master == before->master);
+  CHECK(after->cmaf.segments.size() == before->cmaf.segments.size());
+  CHECK(after->ll.open_parts.size() > before->ll.open_parts.size());
+  CHECK(after->cmaf.text != before->cmaf.text);
+}

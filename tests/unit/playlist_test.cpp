@@ -263,3 +263,120 @@ TEST_CASE("playlist: bandwidth is the peak segment bit rate and the average over
   CHECK(b.average == 2000000);  // 1.25 MB in 5 s
   CHECK(measure_bandwidth({}).peak == 0);
 }
+
+namespace {
+
+// CMAF segments of two 1 s parts each (the first independent), all with one map.
+std::vector<Segment> ll_segments(uint64_t first, size_t count) {
+  std::vector<Segment> segs;
+  for (uint64_t seq = first; seq < first + count; ++seq) {
+    Segment s = seg(seq, 2.0);
+    s.uri = "t-" + std::to_string(seq) + ".m4s";
+    s.map_uri = "t-0.mp4";
+    for (uint32_t i = 0; i < 2; ++i) {
+      Part part;
+      part.seq = seq;
+      part.index = i;
+      part.duration_s = 1.0;
+      part.independent = i == 0;
+      part.uri = "t-" + std::to_string(seq) + "." + std::to_string(i) + ".m4s";
+      s.parts.push_back(part);
+    }
+    segs.push_back(s);
+  }
+  return segs;
+}
+
+}  // namespace
+
+TEST_CASE("playlist: LL-HLS lists parts near the live edge, the open segment's parts and the hint") {
+  const std::vector<Segment> segs = ll_segments(10, 4);
+  std::vector<Part> open(1);
+  open[0] = {14, 0, 0.3, true, "t-14.0.m4s", nullptr, 0, 0};
+  const std::vector<RenditionReport> reports = {{"../480p/ll.m3u8", 14, 0}};
+  LowLatencyParams ll;
+  ll.part_target_ms = 1000;
+  ll.open_seq = 14;
+  ll.open_parts = open;
+  ll.preload_hint = "t-14.1.m4s";
+  ll.reports = reports;
+  PlaylistParams p = params(2, 10, 0, segs);
+  p.fmp4 = true;
+  p.ll = &ll;
+  // Parts for the segments ending within 3 target durations (6 s) of the edge: 13 and 12 end 0.3 s and
+  // 2.3 s before it, 11 ends 4.3 s before it; 10 ends 6.3 s before it and is listed whole.
+  CHECK(render_playlist(p) ==
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:6\n"
+        "#EXT-X-TARGETDURATION:2\n"
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.000,PART-HOLD-BACK=3.000,"
+        "HOLD-BACK=6.000\n"
+        "#EXT-X-PART-INF:PART-TARGET=1.000\n"
+        "#EXT-X-MEDIA-SEQUENCE:10\n"
+        "#EXT-X-DISCONTINUITY-SEQUENCE:0\n"
+        "#EXT-X-MAP:URI=\"t-0.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:20.000Z\n"
+        "#EXTINF:2.000,\n"
+        "t-10.m4s\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:22.000Z\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-11.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-11.1.m4s\"\n"
+        "#EXTINF:2.000,\n"
+        "t-11.m4s\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:24.000Z\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-12.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-12.1.m4s\"\n"
+        "#EXTINF:2.000,\n"
+        "t-12.m4s\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:26.000Z\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-13.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=1.000,URI=\"t-13.1.m4s\"\n"
+        "#EXTINF:2.000,\n"
+        "t-13.m4s\n"
+        "#EXT-X-PART:DURATION=0.300,URI=\"t-14.0.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"t-14.1.m4s\"\n"
+        "#EXT-X-RENDITION-REPORT:URI=\"../480p/ll.m3u8\",LAST-MSN=14,LAST-PART=0\n");
+
+  SUBCASE("an ended playlist has no hint") {
+    p.ended = true;
+    const std::string text = render_playlist(p);
+    CHECK(text.find("PRELOAD-HINT") == std::string::npos);
+    CHECK(text.ends_with("#EXT-X-ENDLIST\n"));
+  }
+  SUBCASE("a TS playlist ignores the LL parameters") {
+    p.fmp4 = false;
+    CHECK(render_playlist(p).find("#EXT-X-PART") == std::string::npos);
+  }
+}
+
+TEST_CASE("playlist: a delta update skips what starts CAN-SKIP-UNTIL before the end, and is version 9") {
+  const std::vector<Segment> segs = ll_segments(20, 8);  // 16 s; the skip boundary is 12 s
+  LowLatencyParams ll;
+  ll.part_target_ms = 1000;
+  ll.open_seq = 28;
+  ll.delta = true;
+  PlaylistParams p = params(2, 20, 3, segs);
+  p.fmp4 = true;
+  p.ll = &ll;
+  // 20 and 21 start 16 s and 14 s before the end, 22 starts 12 s before it: skipped too.
+  CHECK(skippable_segments(segs, {}, 12.0) == 3);
+  const std::string text = render_playlist(p);
+  CHECK(text.starts_with("#EXTM3U\n#EXT-X-VERSION:9\n"));
+  CHECK(text.find("#EXT-X-DISCONTINUITY-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"
+                  "#EXT-X-MAP:URI=\"t-0.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:00:46.000Z\n") !=
+        std::string::npos);
+  CHECK(text.find("t-22.m4s") == std::string::npos);
+  CHECK(text.find("t-23.m4s") != std::string::npos);
+
+  SUBCASE("the last segment is never skipped, and a short playlist skips nothing") {
+    CHECK(skippable_segments(std::span(segs).subspan(7), {}, 1.0) == 0);
+    CHECK(skippable_segments(std::span(segs).subspan(4), {}, 12.0) == 0);
+    std::vector<Part> open(1);
+    open[0].duration_s = 1.5;
+    CHECK(skippable_segments(std::span(segs).subspan(2), open, 12.0) == 1);  // 13.5 s from 22's start
+  }
+  SUBCASE("an ended playlist is never a delta") {
+    p.ended = true;
+    CHECK(render_playlist(p).find("EXT-X-SKIP") == std::string::npos);
+  }
+}
