@@ -174,8 +174,16 @@ void HttpConnection::refuse(int status, const std::string& reason) {
   send(text_response(status, reason), false, true);
 }
 
-void HttpConnection::answer(const HttpRequest& req) {
+void HttpConnection::answer(const HttpRequest& req, bool may_hold) {
   HttpResponse r = owner_.respond(req);
+  if (r.hold_ms > 0 && may_hold && owner_.hold(*this, r)) {
+    held_ = req;
+    if (!paused_) {  // as while an answer is being written: the next request waits in the kernel
+      uv_read_stop(tcp_.stream());
+      paused_ = true;
+    }
+    return;
+  }
   const bool head_only = req.method == "HEAD";
   ++requests_;
   const bool keep = req.keep_alive && requests_ < config_.keep_alive_max_requests;
@@ -261,6 +269,13 @@ void HttpConnection::written(int status) {
   if (!unread.empty()) on_data(unread);
 }
 
+void HttpConnection::retry(bool give_up) {
+  if (!held_ || closed_) return;
+  const HttpRequest req = std::move(*held_);
+  held_.reset();
+  guarded("retry", [&] { answer(req, !give_up); });
+}
+
 void HttpConnection::linger() {
   lingering_ = true;
   last_active_ms_ = uv_now(loop_);
@@ -289,6 +304,7 @@ size_t HttpConnection::unsent_bytes() const noexcept {
 void HttpConnection::sweep(uint64_t now) {
   if (closed_) return;
   guarded("sweep", [&] {
+    if (held_) return;  // the owner times held requests out
     if (lingering_) {
       if (now - last_active_ms_ > config_.linger_ms) close();
     } else if (writes_pending_ > 0) {

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/connection_limiter.h"
@@ -32,6 +33,9 @@ class HttpConnection {
    public:
     virtual ~Owner() = default;
     virtual HttpResponse respond(const HttpRequest& request) = 0;
+    // respond() said to hold the request (HttpResponse::hold_ms): true if the owner took it, and will
+    // call retry() later; false to send that response at once.
+    virtual bool hold(HttpConnection& connection, const HttpResponse& response) = 0;
     // An answer was handed to the socket: `bytes` of head and body.
     virtual void sent(const HttpResponse& response, size_t bytes) = 0;
     // A limit closed or refused this connection ("http.read_timeout_s", ...).
@@ -53,6 +57,10 @@ class HttpConnection {
   void start();
   // Applies the timeouts; call a few times a second.
   void sweep(uint64_t now_ms);
+  // A held request is asked for again: answered if it can be now, else held again; with `give_up`,
+  // answered whatever respond() says, the held response (503) if it still says to hold.
+  void retry(bool give_up);
+  bool held() const noexcept { return held_.has_value(); }
   // Stops everything and tells the owner; idempotent. The object stays valid until the owner frees it.
   void close() noexcept;
 
@@ -72,7 +80,7 @@ class HttpConnection {
   void read_more();
   void on_data(std::string_view data);
   void refuse(int status, const std::string& reason);
-  void answer(const HttpRequest& request);
+  void answer(const HttpRequest& request, bool may_hold = true);
   void send(const HttpResponse& response, bool head_only, bool close_after, bool say_keep_alive = false);
   void written(int status);
   void linger();
@@ -89,6 +97,7 @@ class HttpConnection {
   std::string ip_;
   HttpRequestParser parser_;
   std::string unread_;
+  std::optional<HttpRequest> held_;  // waiting for the stream to move on; nothing is read meanwhile
   uint64_t last_active_ms_ = 0;
   uint64_t request_start_ms_ = 0;
   uint64_t write_progress_ms_ = 0;

@@ -97,12 +97,22 @@ class HttpServer::Worker final : public HttpConnection::Owner {
     stop_.init(uv_async_init, &loop_, this, [](uv_async_t* a) {
       if (auto* w = owner_of<Worker>(a)) w->close_all();
     });
+    wake_.init(uv_async_init, &loop_, this, [](uv_async_t* a) {
+      if (auto* w = owner_of<Worker>(a)) guard_callback("http wake", [&] { w->wake_held(); });
+    });
+    // On the publishing thread: only a flag is read and the loop woken (uv_async_send is thread-safe
+    // and coalesces), and only while this loop holds requests.
+    watch_id_ = server_.store_.watch([this] {
+      if (held_count_.load(std::memory_order_relaxed) > 0) uv_async_send(wake_.get());
+    });
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
     return {};
   }
 
   // From any thread: the loop closes everything and its thread ends.
   void stop() {
+    if (watch_id_ != 0) server_.store_.unwatch(watch_id_);  // no wake from now on
+    watch_id_ = 0;
     if (stop_) uv_async_send(stop_.get());
     if (thread_.joinable()) thread_.join();
   }
@@ -111,6 +121,8 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   HttpResponse respond(const HttpRequest& request) override {
     return server_.router_.handle(request, server_.caller(request));
   }
+
+  size_t held_count() const noexcept { return held_count_.load(std::memory_order_relaxed); }
 
   void sent(const HttpResponse& r, size_t bytes) override {
     counter_for(r.route, r.status).fetch_add(1, std::memory_order_relaxed);
@@ -124,7 +136,14 @@ class HttpServer::Worker final : public HttpConnection::Owner {
         .fetch_add(1, std::memory_order_relaxed);
   }
 
+  bool hold(HttpConnection& c, const HttpResponse& r) override {
+    held_[&c] = Held{r.hold_path, uv_now(&loop_) + r.hold_ms, r.held_on};
+    held_count_.store(held_.size(), std::memory_order_relaxed);
+    return true;
+  }
+
   void closed(HttpConnection& c) override {
+    if (held_.erase(&c) > 0) held_count_.store(held_.size(), std::memory_order_relaxed);
     try {
       dead_.push_back(&c);
     } catch (...) {
@@ -167,6 +186,38 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   void sweep() {
     const uint64_t now = uv_now(&loop_);
     for (auto& [raw, conn] : conns_) conn->sweep(now);  // closing only marks: nothing is erased here
+    release_held([now](const Held& h) { return h.deadline_ms <= now; }, true);
+  }
+
+  // A stream published a snapshot: the requests held on an older one of theirs are asked again, each
+  // stream looked up once however many wait on it.
+  void wake_held() {
+    std::unordered_map<std::string, std::shared_ptr<const HlsSnapshot>> now;
+    release_held(
+        [&](const Held& h) {
+          auto [it, fresh] = now.try_emplace(h.path);
+          if (fresh) it->second = server_.store_.get_hls(h.path);
+          return it->second != h.seen;
+        },
+        false);
+  }
+
+  // Takes the held requests `due` picks out of held_ first, then retries them: a retry may hold its
+  // request again, or close its connection, both of which change held_.
+  template <class Due>
+  void release_held(Due&& due, bool give_up) {
+    std::vector<HttpConnection*> ready;
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (due(it->second)) {
+        ready.push_back(it->first);
+        it = held_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (ready.empty()) return;
+    held_count_.store(held_.size(), std::memory_order_relaxed);
+    for (HttpConnection* c : ready) c->retry(give_up);  // closed ones stay allocated until reap()
   }
 
   void reap() {
@@ -176,12 +227,15 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   }
 
   void close_all() {
+    held_.clear();
+    held_count_.store(0, std::memory_order_relaxed);
     for (auto& [raw, conn] : conns_) conn->close();
     dead_.clear();
     conns_.clear();  // not inside any connection's callback here
     listener_.close();
     sweep_.close();
     stop_.close();
+    wake_.close();
     reaper_.close();
   }
 
@@ -206,6 +260,18 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   UvHandle<uv_timer_t> sweep_;
   UvHandle<uv_async_t> stop_;
   UvHandle<uv_idle_t> reaper_;  // runs while dead_ has connections to free
+  UvHandle<uv_async_t> wake_;   // a stream published: held requests may be answerable
+  uint64_t watch_id_ = 0;
+  // Requests waiting for a stream to move on (LL-HLS blocking reload, preload hints), each with the
+  // snapshot it was judged on and when it gives up. They count as connections, so http.max_connections
+  // bounds them.
+  struct Held {
+    std::string path;
+    uint64_t deadline_ms = 0;
+    std::shared_ptr<const HlsSnapshot> seen;
+  };
+  std::unordered_map<HttpConnection*, Held> held_;
+  std::atomic<size_t> held_count_{0};
   std::thread thread_;
   std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> conns_;
   std::vector<HttpConnection*> dead_;  // closed, freed by reap()
@@ -221,6 +287,7 @@ HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store, Metri
                        Audience audience, std::string api_token)
     : config_(config),
       connection_config_(connection_config(config)),
+      store_(store),
       metrics_(metrics),
       audience_(audience),
       api_token_(std::move(api_token)),
@@ -267,6 +334,12 @@ Status HttpServer::start(const std::string& address, uint16_t port) {
                        address + ":" + std::to_string(port_) + ", " + std::to_string(workers_.size()) +
                        " event loops, " + std::to_string(files_.size()) + " page files");
   return {};
+}
+
+size_t HttpServer::held_requests() const noexcept {
+  size_t n = 0;
+  for (const auto& w : workers_) n += w->held_count();
+  return n;
 }
 
 void HttpServer::stop() {

@@ -37,6 +37,8 @@ class HttpServer {
   // Closes every connection and joins the threads; safe to call twice.
   void stop();
   uint16_t port() const noexcept { return port_; }
+  // Requests held now (LL-HLS blocking reload, preload hints), over every loop.
+  size_t held_requests() const noexcept;
 
   class Worker;  // one event loop and its connections
 
@@ -46,6 +48,7 @@ class HttpServer {
 
   const HttpConfig config_;
   const HttpConnectionConfig connection_config_;
+  const StreamStore& store_;
   Metrics& metrics_;
   const Audience audience_;
   const std::string api_token_;

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "http/api_json.h"
+#include "http/hls_directives.h"
 #include "http/metrics_text.h"
 
 namespace livegate {
@@ -19,10 +20,19 @@ bool valid_name(std::string_view s) {
   });
 }
 
-// "<tag>-<seq><ext>" as the segmenter names segments (".ts", ".m4s") and CMAF init segments (".mp4").
-bool valid_media_uri(std::string_view s, std::string_view ext) {
+// "<tag>-<seq><ext>" as the segmenter names segments (".ts", ".m4s") and CMAF init segments (".mp4"),
+// and with `part`, "<tag>-<seq>.<index>.m4s" as it names parts.
+bool valid_media_uri(std::string_view s, std::string_view ext, bool part = false) {
   if (s.size() < ext.size() + 3 || s.substr(s.size() - ext.size()) != ext) return false;
   s.remove_suffix(ext.size());
+  if (part) {
+    const size_t dot = s.rfind('.');
+    if (dot == std::string_view::npos || dot + 1 == s.size() || s.size() - dot - 1 > 10 ||
+        !std::all_of(s.begin() + dot + 1, s.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return false;
+    s = s.substr(0, dot);
+  }
   const size_t dash = s.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash > 64 || s.size() - dash - 1 > 20 ||
       dash + 1 == s.size())
@@ -60,18 +70,75 @@ HttpResponse json_response(int status, const nlohmann::json& body, const char* r
 }
 
 // A segment or init segment: its URI is never reused, so caches may keep it as long as they like.
-HttpResponse media_response(std::shared_ptr<const std::vector<uint8_t>> bytes, const char* content_type) {
+HttpResponse media_response(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                            const char* content_type, const char* route = "segment") {
   HttpResponse r;
-  r.route = "segment";
+  r.route = route;
   r.content_type = content_type;
   r.cache_control = "public, max-age=31536000, immutable";
-  r.body = std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-  r.owner = std::move(bytes);
+  r.body = std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  r.owner = std::move(owner);
   r.ranges = true;
   return r;
 }
 
+HttpResponse media_response(std::shared_ptr<const std::vector<uint8_t>> bytes, const char* content_type) {
+  const std::span<const uint8_t> view(*bytes);
+  return media_response(std::move(bytes), view, content_type);
+}
+
+// A request that waits for the stream to move on: answered again on the next snapshot, or with 503
+// after the LL-HLS limit of three target durations (RFC 8216bis 6.2.5.2).
+HttpResponse hold(const std::string& path, std::shared_ptr<const HlsSnapshot> hls, const char* route,
+                  const char* waiting_for) {
+  HttpResponse r = text_response(503, std::string(waiting_for) + " was not published in time", route);
+  r.cache_control = "no-cache";
+  r.hold_ms = uint64_t{std::max<uint32_t>(hls->target_duration_s, 1)} * 3000;
+  r.hold_path = path;
+  r.held_on = std::move(hls);
+  return r;
+}
+
 }  // namespace
+
+HttpResponse Router::low_latency_playlist(const HttpRequest& req, const std::string& path,
+                                          std::shared_ptr<const HlsSnapshot> hls) const {
+  const size_t q = req.target.find('?');
+  const Result<HlsDirectives> d = parse_hls_directives(
+      q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1));
+  if (!d) return text_response(400, d.error(), "playlist");
+  HttpResponse r;
+  r.route = "playlist";
+  r.content_type = "application/vnd.apple.mpegurl";
+  // Every directive is ignored once the playlist has ended (RFC 8216bis 6.2.5).
+  const bool blocking = d->msn && !hls->ended;
+  // Not blocking: about half a part would be right, which whole seconds cannot say; players poll with
+  // directives after their first load, so this one is not cached. A blocking answer is the same for
+  // everyone asking that URL (it lists the part asked for, or later ones): an edge may keep it.
+  r.cache_control =
+      blocking ? "public, max-age=" + std::to_string(std::max<uint32_t>(hls->target_duration_s, 1) * 3)
+               : std::string("no-cache");
+  if (blocking) {
+    const uint64_t last = hls->last_msn().value_or(0);
+    const bool known = hls->last_msn().has_value();
+    // Too far ahead to come within the hold (6.2.5.2): refused at once rather than held.
+    if (*d->msn > (known ? last + 2 : 2))
+      return text_response(400, "_HLS_msn is more than two segments past the live edge", "playlist");
+    const uint64_t advance =
+        (3000 + hls->ll.part_target_ms - 1) / std::max<uint32_t>(hls->ll.part_target_ms, 1);
+    if (d->part) {
+      const uint64_t published = *d->msn == hls->ll.open_seq ? hls->ll.open_parts.size() : 0;
+      if (*d->msn >= hls->ll.open_seq && *d->part > published + advance)
+        return text_response(400, "_HLS_part is too far past the last part", "playlist");
+    }
+    if (!hls->has(*d->msn, d->part))
+      return hold(path, std::move(hls), "playlist", "the segment or part asked for");
+  }
+  const std::string& text = d->skip && !hls->ll.delta.empty() ? hls->ll.delta : hls->cmaf.text;
+  r.body = text;
+  r.owner = std::move(hls);
+  return r;
+}
 
 void HttpResponse::set_text(std::string text) {
   auto owned = std::make_shared<const std::string>(std::move(text));
@@ -115,9 +182,27 @@ HttpResponse Router::get(const HttpRequest& req, Caller caller) const {
     const std::string path = std::string(parts[0]) + "/" + std::string(parts[1]);
     const bool ts = parts[2] == "index.m3u8";
     const bool master = parts[2] == "master.m3u8";
-    if (ts || master || parts[2] == "ll.m3u8") {
+    if (parts[2] == "ll.m3u8") {
       auto hls = store_.get_hls(path);
-      const std::string* text = !hls ? nullptr : master ? &hls->master : &(ts ? hls->ts : hls->cmaf).text;
+      if (!hls || hls->cmaf.text.empty()) return text_response(404, "no such stream", "playlist");
+      return low_latency_playlist(req, path, std::move(hls));
+    }
+    if (valid_media_uri(parts[2], ".m4s", true)) {
+      auto hls = store_.get_hls(path);
+      if (!hls) return text_response(404, "no such part", "part");
+      if (const Part* p = hls->find_part(parts[2])) {
+        const std::span<const uint8_t> bytes = p->bytes();
+        return media_response(p->buffer, bytes, "video/iso.segment", "part");
+      }
+      // The hinted next part may be asked for before it is complete (RFC 8216bis 6.2.6): it is sent
+      // whole once it is.
+      if (!hls->ended && hls->ll.preload_hint == parts[2])
+        return hold(path, std::move(hls), "part", "the part");
+      return text_response(404, "no such part", "part");
+    }
+    if (ts || master) {
+      auto hls = store_.get_hls(path);
+      const std::string* text = !hls ? nullptr : master ? &hls->master : &hls->ts.text;
       if (!text || text->empty()) return text_response(404, "no such stream", "playlist");
       HttpResponse r;
       r.route = "playlist";

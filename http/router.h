@@ -26,6 +26,11 @@ struct HttpResponse {
   std::shared_ptr<const void> owner;
   std::string_view body;
   bool ranges = false;  // byte ranges are honoured on this body
+  // Not the answer yet (LL-HLS blocking reload, a preload hint): ask the router again once the stream's
+  // HLS snapshot is no longer `held_on`, and send this response (a 503) if none has come by `hold_ms`.
+  uint64_t hold_ms = 0;
+  std::string hold_path;  // "app/key"
+  std::shared_ptr<const HlsSnapshot> held_on;
 
   void set_text(std::string text);  // owns a copy of `text` as the body
 };
@@ -50,6 +55,8 @@ class Router {
 
  private:
   HttpResponse get(const HttpRequest& req, Caller caller) const;
+  HttpResponse low_latency_playlist(const HttpRequest& req, const std::string& path,
+                                    std::shared_ptr<const HlsSnapshot> hls) const;
 
   const StreamStore& store_;
   const StaticFiles& files_;

@@ -175,6 +175,9 @@ void HlsStream::access_unit(const AccessUnit& in) {
       // Audio frames decode on their own; video parts from a keyframe do (INDEPENDENT=YES).
       part_independent_ = unit.track == Track::audio || unit.keyframe;
       part_has_frame_ = true;
+      part_step_ = 0;
+    } else {
+      part_step_ = std::max(part_step_, unit.dts - last_dts_);
     }
     if (unit.dts > last_dts_) last_step_ = unit.dts - last_dts_;
     last_dts_ = unit.dts;
@@ -183,7 +186,9 @@ void HlsStream::access_unit(const AccessUnit& in) {
 
 bool HlsStream::part_full(const AccessUnit& unit) const {
   if (!part_has_frame_) return false;
-  const Ticks90k step = std::max<Ticks90k>(last_step_, 1);
+  // The frame lasts until the next one comes, which is not known yet: judged by the longest step in
+  // this part, as RTMP's millisecond timestamps make 30 fps steps 33 and 34 ms.
+  const Ticks90k step = std::max({part_step_, unit.dts - last_dts_, Ticks90k{1}});
   return unit.dts + step - part_start_ > Ticks90k{config_.part_target_ms} * 90;
 }
 

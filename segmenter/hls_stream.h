@@ -127,6 +127,7 @@ class HlsStream {
   Ticks90k part_start_ = 0;
   bool part_independent_ = false;
   bool part_has_frame_ = false;
+  Ticks90k part_step_ = 0;  // the longest main-track step between its frames
   Ticks90k last_dts_ = 0;   // of the last frame of the main track (video, else audio) in the segment
   Ticks90k last_step_ = 0;  // the main track's last frame duration, to end a segment after it
   std::optional<Ticks90k> last_video_dts_;  // this publish's last video frame, for the stall check

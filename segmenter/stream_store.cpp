@@ -19,17 +19,39 @@ void StreamStore::remove(const std::string& path) {
 }
 
 void StreamStore::put_hls(const std::string& path, std::shared_ptr<const HlsSnapshot> hls) {
-  std::lock_guard lock(mu_);
-  hls_[path].swap(hls);  // the old snapshot, now in `hls`, is freed after the lock is released
+  {
+    std::lock_guard lock(mu_);
+    hls_[path].swap(hls);  // the old snapshot, now in `hls`, is freed after the lock is released
+  }
+  notify();
 }
 
 void StreamStore::remove_hls(const std::string& path) {
   std::shared_ptr<const HlsSnapshot> old;
-  std::lock_guard lock(mu_);
-  if (auto it = hls_.find(path); it != hls_.end()) {
-    old = std::move(it->second);
-    hls_.erase(it);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = hls_.find(path); it != hls_.end()) {
+      old = std::move(it->second);
+      hls_.erase(it);
+    }
   }
+  notify();
+}
+
+uint64_t StreamStore::watch(Watcher watcher) const {
+  std::lock_guard lock(watch_mu_);
+  watchers_.emplace(++next_watcher_, std::move(watcher));
+  return next_watcher_;
+}
+
+void StreamStore::unwatch(uint64_t id) const {
+  std::lock_guard lock(watch_mu_);
+  watchers_.erase(id);
+}
+
+void StreamStore::notify() const {
+  std::lock_guard lock(watch_mu_);
+  for (const auto& [id, watcher] : watchers_) watcher();
 }
 
 const Part* HlsSnapshot::find_part(std::string_view uri) const {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -170,7 +171,21 @@ class StreamStore {
   void set_stats(const ServerStats& stats);
   ServerStats stats() const;
 
+  // Called after every put_hls and remove_hls, on the thread that made it, so HTTP loops can answer
+  // the requests they hold for a stream's next part. A watcher must be quick (set a flag, wake a loop)
+  // and must not call into the store. Const: watching changes nothing readers see.
+  using Watcher = std::function<void()>;
+  uint64_t watch(Watcher watcher) const;
+  // After this returns the watcher is not running and is never called again.
+  void unwatch(uint64_t id) const;
+
  private:
+  void notify() const;
+
+  mutable std::mutex watch_mu_;  // never held with mu_
+  mutable std::map<uint64_t, Watcher> watchers_;
+  mutable uint64_t next_watcher_ = 0;
+
   ServerStats stats_;
   mutable std::mutex mu_;  // held only to copy or swap a pointer
   std::map<std::string, std::shared_ptr<const StreamSnapshot>> streams_;

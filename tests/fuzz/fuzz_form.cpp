@@ -1,4 +1,5 @@
-// Fuzz target: parse_form, encode_form and form_encode on a query string or callback body.
+// Fuzz target: parse_form, encode_form and form_encode on a query string or callback body, and
+// parse_hls_directives on a playlist URL's query.
 //
 // Input: the raw bytes after the '?' of a stream key. Parsing never fails; the fields it gives survive
 // encoding and parsing again unchanged; the encoded form uses only the unreserved characters, '+', '%XX'
@@ -8,6 +9,7 @@
 
 #include "fuzz_input.h"
 #include "http/form_encoding.h"
+#include "http/hls_directives.h"
 
 using namespace livegate;
 
@@ -43,5 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const FormFields as_name = parse_form(one);
     FUZZ_CHECK(as_name.size() == 1 && as_name[0].first == in && as_name[0].second.empty());
   }
+
+  // LL-HLS directives: an error or directives that make sense; never a part without a segment.
+  const Result<HlsDirectives> d = parse_hls_directives(in);
+  if (d) FUZZ_CHECK(!d->part || d->msn);
+  if (!d) FUZZ_CHECK(!d.error().empty());
   return 0;
 }

@@ -16,7 +16,14 @@ class Playlist:
         self.discontinuity_sequence = None
         self.version = None
         self.ended = False
-        self.segments = []  # dicts: uri, duration, duration_text, pdt, discontinuity, seq, map (or None)
+        self.segments = []  # dicts: uri, duration, duration_text, pdt, discontinuity, seq, map (or None), parts
+        # LL-HLS (RFC 8216bis): attribute dicts, the open segment's parts (after the last URI) and the rest.
+        self.server_control = None
+        self.part_target = None
+        self.open_parts = []  # dicts: uri, duration, independent
+        self.preload_hint = None
+        self.skipped = 0
+        self.rendition_reports = []
         self._parse()
 
     def _parse(self):
@@ -50,6 +57,22 @@ class Playlist:
                 current_map = m.group(1)
             elif line == "#EXT-X-ENDLIST":
                 self.ended = True
+            elif line.startswith("#EXT-X-SERVER-CONTROL:"):
+                self.server_control = attributes(line)
+            elif line.startswith("#EXT-X-PART-INF:"):
+                self.part_target = float(attributes(line)["PART-TARGET"])
+            elif line.startswith("#EXT-X-PART:"):
+                a = attributes(line)
+                pending.setdefault("parts", []).append({"uri": a["URI"], "duration": float(a["DURATION"]),
+                                                        "independent": a.get("INDEPENDENT") == "YES"})
+            elif line.startswith("#EXT-X-PRELOAD-HINT:"):
+                a = attributes(line)
+                assert a["TYPE"] == "PART" and self.preload_hint is None, f"one part hint only: {line}"
+                self.preload_hint = a["URI"]
+            elif line.startswith("#EXT-X-SKIP:"):
+                self.skipped = int(attributes(line)["SKIPPED-SEGMENTS"])
+            elif line.startswith("#EXT-X-RENDITION-REPORT:"):
+                self.rendition_reports.append(attributes(line))
             elif line.startswith("#"):
                 raise AssertionError(f"unexpected tag {line}")
             else:
@@ -57,10 +80,57 @@ class Playlist:
                 pending["uri"] = line
                 pending.setdefault("discontinuity", False)
                 pending["map"] = current_map
-                pending["seq"] = self.media_sequence + len(self.segments)
+                pending["seq"] = self.media_sequence + self.skipped + len(self.segments)
+                pending.setdefault("parts", [])
                 self.segments.append(pending)
                 pending = {}
+        self.open_parts = pending.pop("parts", [])
         assert not pending, "tags after the last URI"
+
+
+def top_level_boxes(data):
+    """The types of an ISO BMFF file's top-level boxes, in order; asserts they fill it exactly."""
+    types, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        assert size >= 8 and at + size <= len(data), f"box at {at} of size {size} in {len(data)} bytes"
+        types.append(data[at + 4:at + 8].decode("latin-1"))
+        at += size
+    return types
+
+
+def attributes(line):
+    """The attribute list of a tag line: NAME=value or NAME="quoted value", comma-separated."""
+    out = {}
+    for m in re.finditer(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]):
+        out[m.group(1)] = m.group(2).strip('"')
+    return out
+
+
+def check_low_latency(p, part_target_ms=333):
+    """The LL-HLS rules of RFC 8216bis a live ll.m3u8 must keep (4.4.3.7, 4.4.3.8, 4.4.4.9, 6.2.2)."""
+    assert p.server_control is not None and p.part_target is not None, "LL-HLS tags missing"
+    sc = p.server_control
+    assert sc["CAN-BLOCK-RELOAD"] == "YES"
+    assert abs(p.part_target - part_target_ms / 1000) < 1e-9
+    assert float(sc["PART-HOLD-BACK"]) >= 3 * p.part_target - 1e-6
+    assert float(sc["HOLD-BACK"]) >= 3 * p.target
+    assert float(sc["CAN-SKIP-UNTIL"]) >= 6 * p.target
+    with_parts = [s for s in p.segments if s["parts"]]
+    if with_parts:  # parts are listed for a run of the newest segments
+        assert p.segments[-len(with_parts):] == with_parts, "parts listed for an older segment only"
+    for s in p.segments:
+        parts = s["parts"]
+        if parts:
+            assert abs(sum(x["duration"] for x in parts) - s["duration"]) < 0.002 * len(parts), \
+                f"{s['uri']}: parts add up to {sum(x['duration'] for x in parts)}, EXTINF {s['duration']}"
+            assert parts[0]["independent"], f"{s['uri']}: its first part does not start with a keyframe"
+            stem = s["uri"][:-len(".m4s")]
+            assert [x["uri"] for x in parts] == [f"{stem}.{i}.m4s" for i in range(len(parts))]
+    for x in [x for s in p.segments for x in s["parts"]] + p.open_parts:
+        assert 0 < x["duration"] <= p.part_target + 1e-9, f"part {x['uri']} is {x['duration']} s"
+    if not p.ended:
+        assert p.preload_hint, "a live LL-HLS playlist hints its next part"
 
 
 class PlaylistRules:

@@ -116,6 +116,7 @@ class HlsOutput(unittest.TestCase):
                          [(s["seq"], s["duration_text"], s["discontinuity"], s["pdt"]) for s in ts.segments])
         self.assertTrue(all(s["uri"].endswith(".m4s") and s["map"] for s in ll.segments), ll.text)
         self.assertTrue(all(s["map"] is None for s in ts.segments))
+        fragments = 0  # one per part
         maps = {s["map"] for s in ll.segments}
         self.assertEqual(len(maps), 1, "one publish, one configuration: one init segment")
         status, init = self.lg.get(f"/live/cmaf/{maps.pop()}")
@@ -123,6 +124,17 @@ class HlsOutput(unittest.TestCase):
         for s in ll.segments:
             status, body = self.lg.get(f"/live/cmaf/{s['uri']}")
             self.assertEqual((status, body[4:8]), (200, b"moof"))
+            fragments += hls_check.top_level_boxes(body).count("moof")
+            # Its parts (listed for the newest segments) are its fragments, one moof+mdat each.
+            joined = b""
+            for part in s["parts"]:
+                status, piece = self.lg.get(f"/live/cmaf/{part['uri']}")
+                self.assertEqual((status, piece[4:8]), (200, b"moof"), part["uri"])
+                joined += piece
+            if s["parts"]:
+                self.assertEqual(joined, body, f"{s['uri']} is its parts joined")
+        hls_check.check_low_latency(ll)
+        self.assertTrue(ll.segments[-1]["parts"] and not ll.open_parts and ll.preload_hint is None, ll.text)
 
         base = f"http://127.0.0.1:{self.lg.http_port}/live/cmaf"
         self.assertEqual(hls_check.decode_errors(f"{base}/ll.m3u8"), "")
@@ -158,10 +170,10 @@ class HlsOutput(unittest.TestCase):
             if kind == "video":
                 self.assertEqual(moved, 0)
             else:
-                # A fragment's first audio frame starts where the one before ended (no gap, no overlap),
+                # A fragment's (a part's) first audio frame starts where the one before ended (no gap, no overlap),
                 # which RTMP's millisecond clock puts up to 1 ms from its own timestamp.
                 self.assertLessEqual(max(apart), 0.001 + 1e-6)
-                self.assertLessEqual(moved, len(ll.segments))
+                self.assertLessEqual(moved, fragments)
 
     def test_headers(self):
         media = harness.test_media(4, 640, 360, 30, gop_s=1)

@@ -71,6 +71,7 @@ struct Harness final : HttpConnection::Owner {
   }
   void sent(const HttpResponse&, size_t) override {}
   void limit_reached(const char* limit) override { limits.emplace_back(limit); }
+  bool hold(HttpConnection&, const HttpResponse&) override { return false; }
   void closed(HttpConnection& c) override { closed_calls.push_back(&c); }
 };
 

@@ -90,3 +90,76 @@ TEST_CASE("http server: the viewers' listener hides /metrics unless the token is
   }));
   CHECK(c.received.find("HTTP/1.1 200 OK") == 0);
 }
+
+TEST_CASE("http server: a blocked playlist request is answered when the part is published, or 503 in time") {
+  HttpConfig config;
+  config.threads = 2;
+  StreamStore store;
+  Metrics metrics;
+  auto snapshot = [](size_t parts, const char* text) {
+    auto hls = std::make_shared<HlsSnapshot>();
+    hls->target_duration_s = 1;  // held at most 3 s
+    hls->cmaf.text = text;
+    hls->ll.part_target_ms = 333;
+    hls->ll.open_seq = 0;
+    hls->ll.preload_hint = "t-0." + std::to_string(parts) + ".m4s";
+    auto bytes = std::make_shared<const std::vector<uint8_t>>(parts * 4, 7);
+    for (size_t i = 0; i < parts; ++i) {
+      Part p;
+      p.index = static_cast<uint32_t>(i);
+      p.uri = "t-0." + std::to_string(i) + ".m4s";
+      p.buffer = bytes;
+      p.offset = i * 4;
+      p.size = 4;
+      hls->ll.open_parts.push_back(p);
+    }
+    return hls;
+  };
+  store.put_hls("live/cam", snapshot(1, "#EXTM3U\n#one\n"));
+  HttpServer server(config, store, metrics);
+  REQUIRE(server.start("127.0.0.1", 0));
+
+  TestClient playlist(server.port());
+  playlist.send("GET /live/cam/ll.m3u8?_HLS_msn=0&_HLS_part=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  TestClient part(server.port());
+  part.send("GET /live/cam/t-0.1.m4s HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(eventually([&] { return server.held_requests() == 2; }));
+  playlist.read();
+  part.read();
+  CHECK(playlist.received.empty());
+  CHECK(part.received.empty());
+  store.put_hls("live/cam", snapshot(2, "#EXTM3U\n#two\n"));  // the part is out: both are answered
+  CHECK(eventually([&] {
+    playlist.read();
+    return playlist.received.find("#two\n") != std::string::npos;
+  }));
+  CHECK(playlist.received.find("HTTP/1.1 200 OK") == 0);
+  CHECK(playlist.received.find("Cache-Control: public, max-age=3") != std::string::npos);
+  CHECK(eventually([&] {
+    part.read();
+    return part.received.find("Content-Length: 4\r\n") != std::string::npos;
+  }));
+  CHECK(part.received.find("HTTP/1.1 200 OK") == 0);
+  CHECK(server.held_requests() == 0);
+
+  // The same connection asks for a part that does not come: 503 after three target durations.
+  playlist.received.clear();
+  playlist.send("GET /live/cam/ll.m3u8?_HLS_msn=0&_HLS_part=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(eventually([&] { return server.held_requests() == 1; }));
+  store.put_hls("live/other", snapshot(1, "#EXTM3U\n"));  // another stream's news changes nothing
+  CHECK(eventually([&] {
+    playlist.read();
+    return playlist.received.find("\r\n\r\n") != std::string::npos;
+  }));
+  CHECK(playlist.received.find("HTTP/1.1 503 Service Unavailable") == 0);
+  CHECK(server.held_requests() == 0);
+
+  // A held client that goes away is forgotten.
+  {
+    TestClient gone(server.port());
+    gone.send("GET /live/cam/ll.m3u8?_HLS_msn=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(eventually([&] { return server.held_requests() == 1; }));
+  }
+  store.put_hls("live/cam", snapshot(3, "#EXTM3U\n#three\n"));  // retried: the write fails or is held again
+  server.stop();                                                // with a request possibly still held
+}

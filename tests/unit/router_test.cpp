@@ -207,3 +207,119 @@ TEST_CASE("the API answers valid JSON whatever bytes a publisher sent") {
   const auto j = nlohmann::json::parse(r.body);  // throws on invalid UTF-8 in the body
   CHECK(j["streams"][0]["publisher"]["encoder"] == "FMLE\xef\xbf\xbd\xef\xbf\xbd/3.0\xef\xbf\xbd");
 }
+
+namespace {
+
+// live/ll: segments 5 and 6 of two parts each, segment 7 open with one part and the next hinted; 2 s
+// segments, 1 s parts (an advance limit of 3 parts).
+std::shared_ptr<HlsSnapshot> low_latency_snapshot(const std::shared_ptr<const std::vector<uint8_t>>& bytes) {
+  auto hls = std::make_shared<HlsSnapshot>();
+  hls->target_duration_s = 2;
+  hls->cmaf.text = "#EXTM3U\n#full\n";
+  hls->ll.delta = "#EXTM3U\n#delta\n";
+  hls->ll.part_target_ms = 1000;
+  auto part = [&](uint64_t seq, uint32_t i) {
+    Part p;
+    p.seq = seq;
+    p.index = i;
+    p.uri = "abcx1-" + std::to_string(seq) + "." + std::to_string(i) + ".m4s";
+    p.buffer = bytes;
+    p.offset = i * 10;
+    p.size = 10;
+    return p;
+  };
+  for (uint64_t seq : {5, 6}) {
+    Segment s;
+    s.seq = seq;
+    s.uri = "abcx1-" + std::to_string(seq) + ".m4s";
+    s.bytes = bytes;
+    s.parts = {part(seq, 0), part(seq, 1)};
+    hls->cmaf.segments.push_back(s);
+  }
+  hls->ll.open_seq = 7;
+  hls->ll.open_parts = {part(7, 0)};
+  hls->ll.preload_hint = "abcx1-7.1.m4s";
+  return hls;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture,
+                  "ll.m3u8: blocking reload is answered at once, held, or refused by the RFC 8216bis rules") {
+  auto hls = low_latency_snapshot(fragment);
+  store.put_hls("live/ll", hls);
+  auto ask = [&](const std::string& query) { return handle(get("/live/ll/ll.m3u8" + query)); };
+
+  HttpResponse r = ask("");
+  CHECK(r.status == 200);
+  CHECK(r.hold_ms == 0);
+  CHECK(r.cache_control == "no-cache");
+  CHECK(r.body.data() == hls->cmaf.text.data());
+  // Published already: answered at once, cacheable by the full URL.
+  for (const char* q :
+       {"?_HLS_msn=6", "?_HLS_msn=5&_HLS_part=1", "?_HLS_msn=7&_HLS_part=0", "?_HLS_msn=6&_HLS_part=2",
+        "?_HLS_msn=6&_HLS_part=9", "?_HLS_msn=0", "?token=abc&_HLS_msn=6&cb=1"}) {
+    CAPTURE(q);
+    r = ask(q);
+    CHECK(r.status == 200);
+    CHECK(r.hold_ms == 0);
+    CHECK(r.cache_control == "public, max-age=6");
+  }
+  // Not yet: held for three target durations, with the 503 to send if nothing comes.
+  for (const char* q : {"?_HLS_msn=7", "?_HLS_msn=7&_HLS_part=1", "?_HLS_msn=8", "?_HLS_msn=8&_HLS_part=3",
+                        "?_HLS_msn=7&_HLS_part=4"}) {
+    CAPTURE(q);
+    r = ask(q);
+    CHECK(r.status == 503);
+    CHECK(r.hold_ms == 6000);
+    CHECK(r.hold_path == "live/ll");
+    CHECK(r.held_on == hls);
+  }
+  // Refused at once: past the live edge by more than two segments or the advance part limit, or malformed.
+  for (const char* q :
+       {"?_HLS_msn=9", "?_HLS_msn=7&_HLS_part=5", "?_HLS_msn=8&_HLS_part=4", "?_HLS_part=1", "?_HLS_msn=x",
+        "?_HLS_msn=-1", "?_HLS_msn=+1", "?_HLS_msn=1&_HLS_msn=1", "?_HLS_msn=99999999999999999999999",
+        "?_HLS_msn=1&_HLS_part=4294967296", "?_HLS_msn="}) {
+    CAPTURE(q);
+    r = ask(q);
+    CHECK(r.status == 400);
+    CHECK(r.hold_ms == 0);
+  }
+  // Delta updates, asked for with either value; other values are ignored.
+  CHECK(ask("?_HLS_skip=YES").body.data() == hls->ll.delta.data());
+  CHECK(ask("?_HLS_msn=6&_HLS_skip=v2").body.data() == hls->ll.delta.data());
+  CHECK(ask("?_HLS_skip=no").body.data() == hls->cmaf.text.data());
+
+  // Once ended, every directive is ignored.
+  auto ended = std::make_shared<HlsSnapshot>(*hls);
+  ended->ended = true;
+  ended->ll.preload_hint.clear();
+  store.put_hls("live/ll", ended);
+  r = ask("?_HLS_msn=8&_HLS_part=3");
+  CHECK(r.status == 200);
+  CHECK(r.hold_ms == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "parts are served as ranges of their buffer; the hinted next part is held") {
+  auto hls = low_latency_snapshot(fragment);
+  store.put_hls("live/ll", hls);
+  HttpResponse r = handle(get("/live/ll/abcx1-6.1.m4s"));
+  CHECK(r.status == 200);
+  CHECK(r.route == std::string("part"));
+  CHECK(r.content_type == "video/iso.segment");
+  CHECK(r.cache_control == "public, max-age=31536000, immutable");
+  CHECK(static_cast<const void*>(r.body.data()) == fragment->data() + 10);
+  CHECK(r.body.size() == 10);
+  CHECK(handle(get("/live/ll/abcx1-7.0.m4s")).status == 200);
+  r = handle(get("/live/ll/abcx1-7.1.m4s"));
+  CHECK(r.status == 503);
+  CHECK(r.hold_ms == 6000);
+  for (const char* path : {"/live/ll/abcx1-7.2.m4s", "/live/ll/abcx1-8.0.m4s", "/live/ll/abcx1-7..m4s",
+                           "/live/ll/abcx1-7.x.m4s", "/live/ll/abcx1-.1.m4s", "/live/ll/abcx1-6.1.ts",
+                           "/live/ll/abcx1-6.12345678901.m4s", "/live/other/abcx1-7.1.m4s"}) {
+    CAPTURE(path);
+    r = handle(get(path));
+    CHECK(r.status == 404);
+    CHECK(r.hold_ms == 0);
+  }
+}
