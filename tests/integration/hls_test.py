@@ -387,5 +387,98 @@ class HlsOnDisk(unittest.TestCase):
         self.assertIn("shutting down: SIGTERM", lg.log_text())
 
 
+class LowLatency(unittest.TestCase):
+    """ll.m3u8 while a publisher streams in real time: the RFC 8216bis rules on every poll, blocking
+    reload and the preload hint answered when the part is published, 400 and 503 where the rules say."""
+
+    @classmethod
+    def setUpClass(cls):
+        # A long reconnect grace: the 503 case needs a stream that waits for its publisher.
+        cls.lg = harness.Livegate(config={"hls": {"retention_s": 120, "reconnect_grace_ms": 60000}})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.lg.stop() == 0
+
+    def ll(self, key, query=""):
+        status, body = self.lg.get(f"/live/{key}/ll.m3u8{query}")
+        return status, body.decode(errors="replace")
+
+    def test_blocking_reload_and_preload_hint(self):
+        media = harness.test_media(30, 640, 360, 30, gop_s=2)
+        proc = harness.ffmpeg_publish(media, self.lg.rtmp_url("ll"), realtime=True)
+        try:
+            rules = hls_check.PlaylistRules()
+            self.lg.wait_for(lambda: self.ll("ll")[0] == 200 and
+                             len(hls_check.Playlist(self.ll("ll")[1]).segments) >= 2, harness.WAIT_S,
+                             "two segments in ll.m3u8")
+            for _ in range(6):  # a few blocking rounds, as a low-latency player makes them
+                p = rules.check(self.ll("ll")[1])
+                hls_check.check_low_latency(p)
+                hint = p.preload_hint
+                m = re.fullmatch(r"[0-9a-z]+-(\d+)\.(\d+)\.m4s", hint)
+                self.assertIsNotNone(m, hint)
+                msn, part = int(m.group(1)), int(m.group(2))
+                started = time.monotonic()
+                # The hinted part, asked for before it exists, and the playlist that will list it.
+                status, body = self.lg.get(f"/live/ll/{hint}")
+                self.assertEqual((status, hls_check.top_level_boxes(body)[:1]), (200, ["moof"]), hint)
+                status, text = self.ll("ll", f"?_HLS_msn={msn}&_HLS_part={part}&token=ignored")
+                waited = time.monotonic() - started
+                self.assertEqual(status, 200, text)
+                after = hls_check.Playlist(text)
+                hls_check.check_low_latency(after)
+                listed = [x["uri"] for s in after.segments for x in s["parts"]] + [x["uri"] for x in after.open_parts]
+                self.assertIn(hint, listed, "the blocking answer lists the part asked for")
+                status, again = self.lg.get(f"/live/ll/{hint}")
+                self.assertEqual((status, again), (200, body), "the part as hinted is the part as listed")
+                print(f"part {hint}: held {waited * 1000:.0f} ms", file=sys.stderr)
+                self.assertLess(waited, 3 * p.target, "a part comes well within the hold limit")
+            # A whole segment: _HLS_msn alone.
+            p = hls_check.Playlist(self.ll("ll")[1])
+            last = p.segments[-1]["seq"]
+            status, text = self.ll("ll", f"?_HLS_msn={last + 1}")
+            self.assertEqual(status, 200)
+            self.assertEqual(hls_check.Playlist(text).segments[-1]["seq"], last + 1)
+            # Refused at once.
+            p = hls_check.Playlist(self.ll("ll")[1])
+            last = p.segments[-1]["seq"]
+            for query in (f"?_HLS_msn={last + 3}", "?_HLS_part=1", "?_HLS_msn=x", f"?_HLS_msn={last + 1}&_HLS_part=99999"):
+                status, _ = self.ll("ll", query)
+                self.assertEqual(status, 400, query)
+            # A delta update, once the playlist is longer than the skip boundary (6 x 2 s).
+            status, text = self.ll("ll", "?_HLS_skip=YES")
+            self.assertEqual(status, 200)
+            delta = hls_check.Playlist(text)
+            full = hls_check.Playlist(self.ll("ll")[1])
+            if delta.skipped:
+                self.assertEqual(delta.version, 9)
+                self.assertEqual(delta.segments[0]["seq"], delta.media_sequence + delta.skipped)
+                self.assertEqual(full.version, 6)
+            # The headers a CDN keys and caches on.
+            for query, cache in (("", "no-cache"), (f"?_HLS_msn={last}", "public, max-age=6")):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.lg.http_port}/live/ll/ll.m3u8{query}") as r:
+                    self.assertEqual(r.headers["Cache-Control"], cache, query)
+                    self.assertEqual(r.headers["Content-Type"], hls_check.PLAYLIST_TYPE)
+        finally:
+            proc.kill()
+            proc.communicate()
+        self.assertGreaterEqual(len(delta.segments), 1)
+
+        # The publisher is gone and the stream waits for it: the next part never comes, 503 in time.
+        self.lg.wait_for(lambda: hls_check.Playlist(self.ll("ll")[1]).open_parts == [], harness.WAIT_S,
+                         "the open segment to be closed")
+        p = hls_check.Playlist(self.ll("ll")[1])
+        m = re.fullmatch(r"[0-9a-z]+-(\d+)\.0\.m4s", p.preload_hint or "")
+        self.assertIsNotNone(m, p.text)
+        started = time.monotonic()
+        status, _ = self.ll("ll", f"?_HLS_msn={m.group(1)}&_HLS_part=0")
+        waited = time.monotonic() - started
+        self.assertEqual(status, 503)
+        print(f"held {waited:.2f} s, then 503", file=sys.stderr)
+        self.assertGreaterEqual(waited, 3 * p.target - 0.3)
+        self.assertEqual(self.lg.get(f"/live/ll/{p.preload_hint}")[0], 503)
+
+
 if __name__ == "__main__":
     harness.main()
