@@ -103,7 +103,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
     // On the publishing thread: only a flag is read and the loop woken (uv_async_send is thread-safe
     // and coalesces), and only while this loop holds requests.
     watch_id_ = server_.store_.watch([this] {
-      if (held_count_.load(std::memory_order_relaxed) > 0) uv_async_send(wake_.get());
+      if (held_count_.load() > 0) uv_async_send(wake_.get());
     });
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
     return {};
@@ -138,12 +138,14 @@ class HttpServer::Worker final : public HttpConnection::Owner {
 
   bool hold(HttpConnection& c, const HttpResponse& r) override {
     held_[&c] = Held{r.hold_path, uv_now(&loop_) + r.hold_ms, r.held_on};
-    held_count_.store(held_.size(), std::memory_order_relaxed);
+    held_count_.store(held_.size());
+    // A snapshot published between the router's judgement and the count above woke nobody: look once.
+    if (server_.store_.get_hls(r.hold_path) != r.held_on) uv_async_send(wake_.get());
     return true;
   }
 
   void closed(HttpConnection& c) override {
-    if (held_.erase(&c) > 0) held_count_.store(held_.size(), std::memory_order_relaxed);
+    if (held_.erase(&c) > 0) held_count_.store(held_.size());
     try {
       dead_.push_back(&c);
     } catch (...) {
@@ -216,7 +218,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
       }
     }
     if (ready.empty()) return;
-    held_count_.store(held_.size(), std::memory_order_relaxed);
+    held_count_.store(held_.size());
     for (HttpConnection* c : ready) c->retry(give_up);  // closed ones stay allocated until reap()
   }
 
@@ -228,7 +230,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
 
   void close_all() {
     held_.clear();
-    held_count_.store(0, std::memory_order_relaxed);
+    held_count_.store(0);
     for (auto& [raw, conn] : conns_) conn->close();
     dead_.clear();
     conns_.clear();  // not inside any connection's callback here
