@@ -438,13 +438,25 @@ void HlsStream::publish_snapshot(bool segments) {
     }
     LowLatencyParams ll;
     if (cmaf) {
-      ll.part_target_ms = config_.part_target_ms;
-      ll.open_seq = next_seq_;
-      ll.open_parts = o.parts;
+      HlsSnapshot::LowLatency& out_ll = snap->ll;
+      out_ll.part_target_ms = config_.part_target_ms;
+      out_ll.open_seq = next_seq_;
+      out_ll.open_parts = o.parts;
+      out_ll.open_discontinuity = open_ && segment_discontinuity_;
+      if (open_) {
+        out_ll.open_map_uri = o.map_uri;
+        out_ll.open_map = o.map;
+      }
       // The next part is the open segment's next one, or the next segment's first: a segment closes
       // together with its last part, so the name is known in advance either way.
-      if (!ended_) ll.preload_hint = part_uri(next_seq_, static_cast<uint32_t>(open_ ? o.parts.size() : 0));
-      snap->ll = HlsSnapshot::LowLatency{{}, ll.part_target_ms, ll.open_seq, o.parts, ll.preload_hint};
+      if (!ended_)
+        out_ll.preload_hint = part_uri(next_seq_, static_cast<uint32_t>(open_ ? o.parts.size() : 0));
+      ll.part_target_ms = out_ll.part_target_ms;
+      ll.open_seq = out_ll.open_seq;
+      ll.open_parts = out_ll.open_parts;
+      ll.open_discontinuity = out_ll.open_discontinuity;
+      ll.open_map_uri = out_ll.open_map_uri;
+      ll.preload_hint = out_ll.preload_hint;
     }
     if (target_duration_ > 0) {
       PlaylistParams p;

@@ -219,6 +219,15 @@ std::string render_playlist(const PlaylistParams& p) {
     out += '\n';
   }
   if (ll) {
+    if (!ll->open_parts.empty()) {
+      // The open segment's parts are its media: a player needs its discontinuity and map before them.
+      if (ll->open_discontinuity) out += "#EXT-X-DISCONTINUITY\n";
+      if (!ll->open_map_uri.empty() && (map == nullptr || *map != ll->open_map_uri)) {
+        out += "#EXT-X-MAP:URI=\"";
+        out += ll->open_map_uri;
+        out += "\"\n";
+      }
+    }
     for (const Part& part : ll->open_parts) append_part(out, part);
     if (!p.ended && !ll->preload_hint.empty()) {
       out += "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"";

@@ -24,8 +24,11 @@ struct LowLatencyParams {
   uint32_t part_target_ms = 333;     // EXT-X-PART-INF; every part but a paused one is at most this long
   uint64_t open_seq = 0;             // the segment being written, which `open_parts` belong to
   std::span<const Part> open_parts;  // already published parts of the segment being written
-  std::string preload_hint;          // the next part's URI (EXT-X-PRELOAD-HINT); empty for none
-  bool delta = false;                // a delta update: segments past the skip boundary become EXT-X-SKIP
+  // What the segment being written starts with, stated before its first part as before a segment.
+  bool open_discontinuity = false;
+  std::string open_map_uri;
+  std::string preload_hint;  // the next part's URI (EXT-X-PRELOAD-HINT); empty for none
+  bool delta = false;        // a delta update: segments past the skip boundary become EXT-X-SKIP
   std::span<const RenditionReport> reports;
 };
 

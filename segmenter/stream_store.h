@@ -99,9 +99,12 @@ struct HlsSnapshot {
   struct LowLatency {
     std::string delta;  // the delta update (_HLS_skip); empty when it would skip nothing
     uint32_t part_target_ms = 0;
-    uint64_t open_seq = 0;         // the segment being written, or the next one
-    std::vector<Part> open_parts;  // its parts published so far
-    std::string preload_hint;      // the URI of the next part; empty once the stream has ended
+    uint64_t open_seq = 0;            // the segment being written, or the next one
+    std::vector<Part> open_parts;     // its parts published so far
+    bool open_discontinuity = false;  // it starts with a discontinuity
+    std::string open_map_uri;         // and needs this init segment, which no complete segment may name yet
+    std::shared_ptr<const std::vector<uint8_t>> open_map;
+    std::string preload_hint;  // the URI of the next part; empty once the stream has ended
   };
   Playlist ts;         // index.m3u8 and MPEG-TS segments (hls.packaging "ts")
   Playlist cmaf;       // ll.m3u8 and CMAF segments (hls.packaging "cmaf")
@@ -139,8 +142,9 @@ struct HlsSnapshot {
   // first part.
   bool has(uint64_t msn, std::optional<uint32_t> part) const noexcept;
 
-  // A CMAF init segment, while a fetchable segment names it; nullptr otherwise.
+  // A CMAF init segment, while a fetchable segment or the open one names it; nullptr otherwise.
   std::shared_ptr<const std::vector<uint8_t>> find_map(std::string_view uri) const {
+    if (!ll.open_parts.empty() && ll.open_map_uri == uri) return ll.open_map;
     for (const Segment& s : cmaf.segments) {
       if (s.map_uri == uri) return s.map;
     }

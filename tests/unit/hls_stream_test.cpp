@@ -666,3 +666,29 @@ TEST_CASE("hls stream: a new part republishes ll.m3u8 only") {
   CHECK(after->ll.open_parts.size() > before->ll.open_parts.size());
   CHECK(after->cmaf.text != before->cmaf.text);
 }
+
+TEST_CASE("hls stream: after a republish the open segment's parts follow a discontinuity and their new map") {
+  Feed f;
+  f.hls.start();
+  f.hls.video_config(video_config());
+  f.hls.audio_config(aac_config());
+  f.run(4.5, 2);
+  f.hls.interrupt();
+  f.hls.start();
+  AudioConfig mono = aac_config();
+  mono.asc = {0x11, 0x88};  // another configuration: a new init segment
+  mono.channels = 1;
+  f.hls.audio_config(mono);
+  f.run(2.0, 2, true, true, 90000 * 100);  // a new clock; its first keyframe at 6 s opens a segment
+  const auto snap = f.hls.snapshot();
+  REQUIRE(!snap->ll.open_parts.empty());
+  CHECK(snap->ll.open_discontinuity);
+  const std::string map = snap->ll.open_map_uri;
+  CHECK(map != snap->cmaf.segments.back().map_uri);
+  REQUIRE(snap->find_map(map) != nullptr);
+  CHECK(snap->find_map(map) == snap->ll.open_map);
+  const std::string& text = snap->cmaf.text;
+  const size_t disc = text.rfind("#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"" + map + "\"\n#EXT-X-PART:");
+  CHECK(disc != std::string::npos);
+  CHECK(disc > text.rfind("#EXTINF:"));
+}

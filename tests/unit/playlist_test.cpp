@@ -380,3 +380,35 @@ TEST_CASE("playlist: a delta update skips what starts CAN-SKIP-UNTIL before the 
     CHECK(render_playlist(p).find("EXT-X-SKIP") == std::string::npos);
   }
 }
+
+TEST_CASE("playlist: the open segment's discontinuity and new map come before its first part") {
+  const std::vector<Segment> segs = ll_segments(10, 2);
+  std::vector<Part> open(1);
+  open[0] = {12, 0, 0.3, true, "t-12.0.m4s", nullptr, 0, 0};
+  LowLatencyParams ll;
+  ll.part_target_ms = 1000;
+  ll.open_seq = 12;
+  ll.open_parts = open;
+  ll.open_discontinuity = true;
+  ll.open_map_uri = "t-12.mp4";
+  ll.preload_hint = "t-12.1.m4s";
+  PlaylistParams p = params(2, 10, 0, segs);
+  p.fmp4 = true;
+  p.ll = &ll;
+  const std::string tail =
+      "t-11.m4s\n"
+      "#EXT-X-DISCONTINUITY\n"
+      "#EXT-X-MAP:URI=\"t-12.mp4\"\n"
+      "#EXT-X-PART:DURATION=0.300,URI=\"t-12.0.m4s\",INDEPENDENT=YES\n"
+      "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"t-12.1.m4s\"\n";
+  CHECK(render_playlist(p).ends_with(tail));
+  // The same map as the segment before it is not repeated; without parts there is nothing to state.
+  ll.open_discontinuity = false;
+  ll.open_map_uri = "t-0.mp4";
+  CHECK(
+      render_playlist(p).ends_with("t-11.m4s\n#EXT-X-PART:DURATION=0.300,URI=\"t-12.0.m4s\",INDEPENDENT=YES\n"
+                                   "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"t-12.1.m4s\"\n"));
+  ll.open_parts = {};
+  ll.open_discontinuity = true;
+  CHECK(render_playlist(p).ends_with("t-11.m4s\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"t-12.1.m4s\"\n"));
+}
