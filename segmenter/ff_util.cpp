@@ -2,6 +2,7 @@
 #include "segmenter/ff_util.h"
 
 #include <climits>
+#include <cstdarg>
 #include <cstring>
 #include <mutex>
 
@@ -65,10 +66,28 @@ Status open_memory_output(const char* format, int io_size, void* opaque, WriteCa
   return {};
 }
 
+namespace {
+
+// FFmpeg's own callback writes to stderr on the calling thread, the loop thread here: a stderr that
+// stops draining would stop the loop. Through our logger the line is queued (or dropped and counted).
+void log_ffmpeg_line(void* avcl, int level, const char* fmt, va_list args) {
+  if (level > av_log_get_level()) return;
+  char line[1024];
+  int print_prefix = 1;
+  av_log_format_line2(avcl, level, fmt, args, line, sizeof line, &print_prefix);
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  if (!text.empty()) log_line(level <= AV_LOG_ERROR ? LogLevel::error : LogLevel::debug, "ffmpeg", text);
+}
+
+}  // namespace
+
 void quiet_ffmpeg_log() {
   static std::once_flag once;
-  std::call_once(once,
-                 [] { av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR); });
+  std::call_once(once, [] {
+    av_log_set_level(log_enabled(LogLevel::debug) ? AV_LOG_WARNING : AV_LOG_ERROR);
+    av_log_set_callback(&log_ffmpeg_line);
+  });
 }
 
 }  // namespace livegate

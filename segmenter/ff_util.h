@@ -32,8 +32,9 @@ int set_extradata(AVCodecParameters* par, const uint8_t* data, size_t size);
 // it: one allocation per bigger-than-ever frame, not one per frame. nullptr when out of memory.
 uint8_t* reuse_packet_buffer(AVPacket* pkt, size_t size);
 
-// Once per process: libavformat's notices ("frame size not set", ...) would interleave with our log
-// lines; failures still reach the log through the Status values the muxers return.
+// Once per process: libavformat's notices ("frame size not set", ...) are kept for log_level debug, and
+// every line it does log goes through our logger (never written to stderr by the loop thread itself);
+// failures still reach the log through the Status values the muxers return.
 void quiet_ffmpeg_log();
 
 }  // namespace livegate

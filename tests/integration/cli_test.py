@@ -100,9 +100,10 @@ class Cli(unittest.TestCase):
         section = readme[readme.index("## Configuration"):]
         block = section[section.index("```json") + 7:section.index("```", section.index("```json") + 7)]
         defaults = json.loads(block)
-        keys = []
-        for k, v in defaults.items():
-            keys += [f"{k}.{sub}" for sub in v] if isinstance(v, dict) else [k]
+        def flatten(obj, prefix=""):  # groups nest: {"hls": {"ll": {"part_target_ms": 333}}}
+            for k, v in obj.items():
+                yield from flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
+        keys = list(flatten(defaults))
         table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
         for key in keys:
             self.assertIn(f"`{key}`", table, f"{key} is not in the README's table")
