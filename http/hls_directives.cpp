@@ -8,13 +8,17 @@
 namespace livegate {
 namespace {
 
+// `field` = the decimal number `value`, once: an error if it is given twice or is not a number.
 template <class T>
-std::optional<T> decimal(const std::string& s) {
+Status set_once(std::optional<T>& field, const std::string& name, const std::string& value) {
+  if (field) return Error{name + " given twice"};
   T v{};
-  if (s.empty() || s.size() > 20 || s.front() == '+' || s.front() == '-') return std::nullopt;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
+  const char* end = value.data() + value.size();
+  const bool digits = !value.empty() && value.size() <= 20 && value.front() != '+' && value.front() != '-';
+  const auto [stop, ec] = std::from_chars(value.data(), end, v);
+  if (!digits || ec != std::errc() || stop != end) return Error{name + " must be a decimal number"};
+  field = v;
+  return {};
 }
 
 }  // namespace
@@ -22,16 +26,10 @@ std::optional<T> decimal(const std::string& s) {
 Result<HlsDirectives> parse_hls_directives(std::string_view query) {
   HlsDirectives d;
   for (const auto& [name, value] : parse_form(query)) {
-    if (name == "_HLS_msn" || name == "_HLS_part") {
-      const bool is_msn = name == "_HLS_msn";
-      if (is_msn ? d.msn.has_value() : d.part.has_value()) return Error{name + " given twice"};
-      if (is_msn) {
-        d.msn = decimal<uint64_t>(value);
-        if (!d.msn) return Error{"_HLS_msn must be a decimal number"};
-      } else {
-        d.part = decimal<uint32_t>(value);
-        if (!d.part) return Error{"_HLS_part must be a decimal number"};
-      }
+    if (name == "_HLS_msn") {
+      if (Status s = set_once(d.msn, name, value); !s) return Error{s.error()};
+    } else if (name == "_HLS_part") {
+      if (Status s = set_once(d.part, name, value); !s) return Error{s.error()};
     } else if (name == "_HLS_skip") {
       d.skip = d.skip || value == "YES" || value == "v2";
     }

@@ -60,7 +60,6 @@ class HttpConnection {
   // A held request is asked for again: answered if it can be now, else held again; with `give_up`,
   // answered whatever respond() says, the held response (503) if it still says to hold.
   void retry(bool give_up);
-  bool held() const noexcept { return held_.has_value(); }
   // Stops everything and tells the owner; idempotent. The object stays valid until the owner frees it.
   void close() noexcept;
 
