@@ -1,11 +1,14 @@
-// The player page's logic: polls /api/streams, plays the chosen stream with hls.js (or native HLS), shows live stats.
+// The player page's logic: polls /api/streams, plays the chosen stream's multivariant playlist with hls.js in
+// low-latency mode (or native HLS), shows live stats.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const video = $('video');
   const NAME = /^[A-Za-z0-9_.-]{1,128}\/[A-Za-z0-9_.-]{1,128}$/;  // APP/KEY as livegate accepts them
   // Read by the end-to-end tests; `fatal` stays true once a fatal error happened on the current stream.
-  const player = (window.livegatePlayer = { hls: null, video, stream: null, errors: [], fatal: false });
+  // `firstFrameMs`: when the current stream's first frame was shown, in ms since the page began loading.
+  const player = (window.livegatePlayer = { hls: null, video, stream: null, errors: [], fatal: false,
+    firstFrameMs: null });
   let streams = [];
   let retryTimer = 0;
 
@@ -83,11 +86,13 @@
   function play(name) {
     if (!NAME.test(name)) return record({ type: 'page', details: 'bad stream name, expected APP/KEY', fatal: true });
     stop();
-    Object.assign(player, { stream: name, errors: [], fatal: false });
+    Object.assign(player, { stream: name, errors: [], fatal: false, firstFrameMs: null });
     $('error').hidden = true;
     history.replaceState(null, '', `?stream=${name}`);
     $('now-name').textContent = name;
-    const url = `/${name}/index.m3u8`;
+    // The multivariant playlist names the Low-Latency HLS rendition (ll.m3u8), or the MPEG-TS one
+    // (index.m3u8) when the server packages MPEG-TS only.
+    const url = `/${name}/master.m3u8`;
     $('now-link').href = url;
     $('now-link').hidden = false;
     renderList();
@@ -103,10 +108,11 @@
   }
 
   function playHls(url) {
+    // The distance to the live edge is left to the playlist: PART-HOLD-BACK in low-latency mode (HOLD-BACK,
+    // or three segments, otherwise). Setting liveSyncDuration* here would override it.
     const hls = new Hls({
-      liveSyncDurationCount: 3,  // start three segments behind the live edge
-      liveMaxLatencyDurationCount: 6,  // jump forward when further behind than this
-      maxLiveSyncPlaybackRate: 1.1,  // or catch up by playing slightly faster
+      lowLatencyMode: true,
+      maxLiveSyncPlaybackRate: 1.1,  // catch up by playing slightly faster when behind
       backBufferLength: 30,
       manifestLoadingMaxRetry: 4,
       levelLoadingMaxRetry: 6,
@@ -175,6 +181,9 @@
     $('st-errors').replaceChildren(String(player.errors.length), detail);
   }
 
+  video.addEventListener('playing', () => {
+    if (player.firstFrameMs === null && player.stream) player.firstFrameMs = performance.now();
+  });
   video.addEventListener('error', () => {
     if (!player.hls && video.error) record({ type: 'media', details: `native error ${video.error.code}`, fatal: true });
   });

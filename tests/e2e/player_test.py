@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -139,6 +140,36 @@ class PlayerTest(unittest.TestCase):
         self.addCleanup(edge.stop)
         self.play(edge.url("/?stream=live/edge"), os.path.join(ARTIFACTS, "player-edge.png"), edge.logs())
         origin = f"http://127.0.0.1:{self.lg.http_port}"
+
+        # The page played LL-HLS through the edge: blocking playlist reloads and parts, all answered.
+        with open(os.path.join(edge.dir, "access.log")) as f:
+            requests = [line.split('"')[1].split()[1:] + line.split('"')[2].split()[:1] for line in f]
+        blocking = [(path, status) for path, _, status in requests if "/ll.m3u8?_HLS_msn=" in path]
+        parts = [(path, status) for path, _, status in requests if re.search(r"-\d+\.\d+\.m4s$", path)]
+        self.assertGreater(len(blocking), 10, edge.logs())
+        self.assertGreater(len(parts), 10, edge.logs())
+        self.assertEqual({status for _, status in blocking + parts}, {"200"}, edge.logs())
+
+        # Two viewers asking the edge for the same next part at once: one request reaches the origin, which
+        # holds it until the part exists; the other waits on the edge's lock and is answered from its cache.
+        hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="[^"]*-(\d+)\.(\d+)\.m4s"',
+                         fetch(origin + "/live/edge/ll.m3u8")[2].decode())
+        self.assertTrue(hint)
+        blocking_url = edge.url(f"/live/edge/ll.m3u8?_HLS_msn={hint[1]}&_HLS_part={hint[2]}")
+        answers = [None, None]
+
+        def ask(i):
+            answers[i] = fetch(blocking_url)
+        askers = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+        for t in askers:
+            t.start()
+        for t in askers:
+            t.join(30)
+        self.assertEqual([a[0] for a in answers], [200, 200], edge.logs())
+        self.assertEqual(answers[0][2], answers[1][2], "two answers to one blocking URL differ")
+        self.assertIn(f"-{hint[1]}.{hint[2]}.m4s", answers[0][2].decode())
+        collapsed = sorted(a[1]["X-Cache-Status"] for a in answers)
+        self.assertEqual(collapsed, ["HIT", "MISS"], edge.logs())
         playlist = "/live/edge/index.m3u8"
 
         # The browser is gone: wait for a segment nobody has fetched yet, then fetch it twice via the edge.
@@ -185,7 +216,9 @@ class PlayerTest(unittest.TestCase):
         status, _, body = fetch(edge.url("/api/streams"))
         self.assertEqual(status, 200)
         self.assertNotIn(b'"address"', body)
-        print(f"edge cache: segment {statuses}, playlist {pl}, api {api}", file=sys.stderr)
+        print(f"edge cache: {len(blocking)} blocking reloads and {len(parts)} parts played through it; "
+              f"segment {statuses}, playlist {pl}, one blocking URL twice at once {collapsed}, api {api}",
+              file=sys.stderr)
 
     def test_c_operator_view(self):
         # Two cheap streams that differ (frame rate, keyframe interval), so each card must show its own API data.
@@ -315,17 +348,53 @@ class Watcher:
         return r, r.get("samples", []), stalls_of(r.get("samples", [])), context
 
     @staticmethod
-    def assert_played_on(test, samples, stalls, since, max_stall_s, min_advance_s, size, message):
-        """No fatal error, no end, at most one stall of at most max_stall_s, the position at least
-        min_advance_s past where it was at `since` (seconds into the watch), and `size` at the end."""
+    def assert_played_on(test, samples, stalls, since, stall_window_s, max_stalled_s, min_advance_s, size, message):
+        """No fatal error, no end; stalls only in the `stall_window_s` after `since` (seconds into the watch),
+        together at most `max_stalled_s`; the position at least min_advance_s past where it was at `since`,
+        and `size` at the end."""
         test.assertFalse(any(s["fatal"] for s in samples), message)
         test.assertFalse(samples[-1]["ended"], "the player saw the stream end" + message)
-        test.assertLessEqual(len(stalls), 1, message)
-        for _, length in stalls:
-            test.assertLessEqual(length, max_stall_s, message)
+        for at, _ in stalls:
+            test.assertTrue(since <= at <= since + stall_window_s, f"a stall at {at} s" + message)
+        test.assertLessEqual(sum(length for _, length in stalls), max_stalled_s, message)
         at = next(s["t"] for s in samples if s["wall"] >= since)
         test.assertGreater(samples[-1]["t"] - at, min_advance_s, message)
         test.assertEqual((samples[-1]["width"], samples[-1]["height"]), size, message)
+
+
+class LowLatencyTest(unittest.TestCase):
+    """The page plays master.m3u8 (the LL-HLS rendition) with hls.js in low-latency mode: 60 s without a stall,
+    the first frame within a second of the page opening, close to the live edge."""
+
+    WATCH_S = 60
+
+    def test_plays_low_latency_without_a_stall(self):
+        lg = harness.Livegate(config={"http": {"www_dir": os.path.join(ROOT, "www")}})
+        self.addCleanup(lg.stop)
+        key = "ll"
+        publisher(self, harness.test_media(seconds=10, width=1280, height=720), lg.rtmp_url(key))
+        lg.wait_for(lambda: (lambda s: s and s["hls"] and s["hls"]["segments_listed"] >= 3)(lg.stream(key)),
+                    60, "three segments")
+        w = Watcher(self, lg, key, "low-latency", self.WATCH_S)
+        r, samples, stalls, context = w.result()
+        self.assertNotIn("failure", r, json.dumps(r)[-3000:] + context)
+        latencies = sorted(s["latency"] for s in samples if s.get("latency"))
+        median = latencies[len(latencies) // 2] if latencies else None
+        summary = (f"first frame {r['firstFrameMs']:.0f} ms after the page began loading; playlist {r['playlist']}; "
+                   f"stalls (at, s): {stalls}; position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; "
+                   f"hls.js latency median {median} s, max {latencies[-1] if latencies else None} s; "
+                   f"errors {r['errors']}")
+        print("\nlow latency: " + summary, file=sys.stderr)
+        message = summary + context
+        self.assertTrue(r["playlist"]["url"].split("?")[0].endswith(f"/live/{key}/ll.m3u8"), message)
+        self.assertTrue(r["playlist"]["canBlockReload"], message)
+        self.assertAlmostEqual(r["playlist"]["partTarget"], 0.333, places=3, msg=message)
+        self.assertEqual(stalls, [], message)
+        self.assertEqual(r["errors"], [], message)
+        self.assertLessEqual(r["firstFrameMs"], 1000, message)
+        Watcher.assert_played_on(self, samples, stalls, 0, 0, 0, self.WATCH_S - 2, (1280, 720), message)
+        # hls.js plays PART-HOLD-BACK (1 s) behind the newest part it knows of.
+        self.assertLess(median, 2.0, message)
 
 
 def publisher(test, media, url):
@@ -335,7 +404,9 @@ def publisher(test, media, url):
 
 
 class ReconnectTest(unittest.TestCase):
-    """The encoder dies and comes back 2 s later: the page plays on by itself, without a reload."""
+    """The encoder dies and comes back 2 s later: the page plays on by itself, without a reload. Playing about
+    a second behind the live edge (LL-HLS), the player runs dry during the outage: it may stall, only then,
+    and for the outage and the time to buffer a second again (a target duration allowed)."""
 
     TARGET_S = 2
 
@@ -367,15 +438,17 @@ class ReconnectTest(unittest.TestCase):
                    f"position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; errors {r['errors']}")
         print("\nreconnect: " + summary, file=sys.stderr)
         # It plays on by itself: the position at the end is well past where the old encoder stopped.
-        Watcher.assert_played_on(self, samples, stalls, killed, gap + self.TARGET_S,
+        Watcher.assert_played_on(self, samples, stalls, killed, gap + self.TARGET_S, gap + self.TARGET_S,
                                  watch_s - killed - gap - 2 * self.TARGET_S - 4, (1280, 720), summary + context)
 
 
 class FailoverTest(unittest.TestCase):
     """A primary and a backup encoder (another resolution) on one key; the primary dies: the page plays on
-    from the backup, with at most one stall of at most 2 s."""
+    from the backup. The switch comes at the backup's next keyframe, at most a GOP (2 s) later, and the
+    LL-HLS player holds about a second: stalls only in the 4 s after the kill, at most 3 s together."""
 
-    MAX_STALL_S = 2
+    STALL_WINDOW_S = 4
+    MAX_STALLED_S = 3
 
     def test_plays_on_when_the_primary_encoder_dies(self):
         lg = harness.Livegate(config={"http": {"www_dir": os.path.join(ROOT, "www")},
@@ -400,8 +473,8 @@ class FailoverTest(unittest.TestCase):
                    f"size at the end {samples[-1]['width']}x{samples[-1]['height']}")
         print("\nfailover: " + summary, file=sys.stderr)
         # The backup's picture at the end.
-        Watcher.assert_played_on(self, samples, stalls, killed, self.MAX_STALL_S,
-                                 watch_s - killed - self.MAX_STALL_S - 6, (640, 360), summary + context)
+        Watcher.assert_played_on(self, samples, stalls, killed, self.STALL_WINDOW_S, self.MAX_STALLED_S,
+                                 watch_s - killed - self.MAX_STALLED_S - 6, (640, 360), summary + context)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Opens the player page in Debian's headless Chromium and watches playback: prints {"event":"playing"} once
 // the video plays, then samples it every 100 ms for WATCH_S seconds and prints one JSON line with the
-// samples, for the test to find stalls in. Usage: node watch.mjs URL SCREENSHOT WATCH_S [START_TIMEOUT_S]
+// samples (with hls.js's latency), when the first frame showed and the playlist played, for the test to
+// find stalls in. Usage: node watch.mjs URL SCREENSHOT WATCH_S [START_TIMEOUT_S]
 import { keepConsole, launch } from './browser.mjs';
 
 const [url, screenshot, watchS, startTimeout = '40'] = process.argv.slice(2);
@@ -15,7 +16,8 @@ const sample = () => page.evaluate(() => {
   if (!p) return null;
   const v = p.video;
   return { t: v.currentTime, ready: v.readyState, paused: v.paused, ended: v.ended, fatal: p.fatal,
-    errors: p.errors.length, width: v.videoWidth, height: v.videoHeight };
+    errors: p.errors.length, width: v.videoWidth, height: v.videoHeight,
+    latency: p.hls ? p.hls.latency : null, rate: v.playbackRate };
 });
 const console_ = [];
 let page;
@@ -35,9 +37,15 @@ try {
     await page.waitForTimeout(100);
   }
   await page.screenshot({ path: screenshot });
-  result = { url, samples,
+  result = { url, samples, firstFrameMs: await page.evaluate(() => window.livegatePlayer.firstFrameMs),
+    playlist: await page.evaluate(() => {
+      const h = window.livegatePlayer.hls;
+      const d = h && h.levels[h.currentLevel] && h.levels[h.currentLevel].details;
+      return d ? { url: d.url, partTarget: d.partTarget, canBlockReload: d.canBlockReload } : null;
+    }),
     errors: await page.evaluate(() => window.livegatePlayer.errors.map(
-      (e) => `${e.fatal ? 'FATAL ' : ''}${e.type}/${e.details}`)),
+      (e) => `${e.fatal ? 'FATAL ' : ''}${e.type}/${e.details} at ${(e.time - performance.timeOrigin) / 1000} s` +
+        (e.message ? `: ${e.message}` : ''))),
     status: await page.evaluate(() => document.getElementById('status').innerText.replace(/\s+/g, ' ')) };
 } catch (e) {
   result.failure = String(e.message || e).split('\n')[0];
