@@ -103,7 +103,10 @@ class HttpServer::Worker final : public HttpConnection::Owner {
     // On the publishing thread: only a flag is read and the loop woken (uv_async_send is thread-safe
     // and coalesces), and only while this loop holds requests.
     watch_id_ = server_.store_.watch([this] {
-      if (held_count_.load() > 0) uv_async_send(wake_.get());
+      if (held_count_.load() == 0) return;
+      uint64_t none = 0;  // the first publish a wake answers for is the one its delay counts from
+      published_ns_.compare_exchange_strong(none, uv_hrtime());
+      uv_async_send(wake_.get());
     });
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
     return {};
@@ -194,6 +197,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   // A stream published a snapshot: the requests held on an older one of theirs are asked again, each
   // stream looked up once however many wait on it.
   void wake_held() {
+    const uint64_t published = published_ns_.exchange(0);
     std::unordered_map<std::string, std::shared_ptr<const HlsSnapshot>> now;
     release_held(
         [&](const Held& h) {
@@ -201,13 +205,14 @@ class HttpServer::Worker final : public HttpConnection::Owner {
           if (fresh) it->second = server_.store_.get_hls(h.path);
           return it->second != h.seen;
         },
-        false);
+        false, published);
   }
 
   // Takes the held requests `due` picks out of held_ first, then retries them: a retry may hold its
-  // request again, or close its connection, both of which change held_.
+  // request again, or close its connection, both of which change held_. With `published_ns` (when the
+  // snapshot that woke them was published), each one answered adds its delay to the histogram.
   template <class Due>
-  void release_held(Due&& due, bool give_up) {
+  void release_held(Due&& due, bool give_up, uint64_t published_ns = 0) {
     std::vector<HttpConnection*> ready;
     for (auto it = held_.begin(); it != held_.end();) {
       if (due(it->second)) {
@@ -219,7 +224,13 @@ class HttpServer::Worker final : public HttpConnection::Owner {
     }
     if (ready.empty()) return;
     held_count_.store(held_.size());
-    for (HttpConnection* c : ready) c->retry(give_up);  // closed ones stay allocated until reap()
+    for (HttpConnection* c : ready) {
+      c->retry(give_up);  // closed ones stay allocated until reap()
+      // Answered: the response is with the socket (libuv writes at once when nothing is queued).
+      if (published_ns != 0 && !c->closed() && held_.count(c) == 0) {
+        held_answer_->observe(static_cast<double>(uv_hrtime() - published_ns) / 1e9);
+      }
+    }
   }
 
   void reap() {
@@ -274,6 +285,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
   };
   std::unordered_map<HttpConnection*, Held> held_;
   std::atomic<size_t> held_count_{0};
+  std::atomic<uint64_t> published_ns_{0};  // uv_hrtime() of the publish the next wake answers for; 0: none
   std::thread thread_;
   std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> conns_;
   std::vector<HttpConnection*> dead_;  // closed, freed by reap()
@@ -283,6 +295,11 @@ class HttpServer::Worker final : public HttpConnection::Owner {
       &counter("livegate_http_connections_accepted_total", "HTTP connections accepted.");
   std::atomic<uint64_t>* sent_bytes_ =
       &counter("livegate_http_sent_bytes_total", "Bytes of HTTP responses (head and body) sent.");
+  Histogram* held_answer_ = &server_.metrics_.histogram(
+      "livegate_http_held_answer_seconds",
+      "From a stream publishing a part or segment to each request held for it (LL-HLS blocking reload, "
+      "preload hint) being answered: the response handed to the socket.",
+      {0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 1});
 };
 
 HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store, Metrics& metrics,

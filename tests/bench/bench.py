@@ -25,7 +25,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 GOP_S = 2.0  # the generated media's keyframe interval, and both servers' target segment duration
-PARTS = ("ingest", "http", "players")
+PARTS = ("ingest", "packaging", "http", "players", "ll_players", "latency")
 SERVERS = ("livegate", "nginx")
 
 # Every wait below is bounded by one of these.
@@ -270,8 +270,9 @@ def loadavg():
 class Livegate:
     name = "livegate"
 
-    def __init__(self, binary, work, hls_dir=""):
+    def __init__(self, binary, work, hls_dir="", packaging=None):
         self.rtmp_port, self.http_port = free_port(), free_port()
+        self.packaging = packaging
         # /metrics is on the admin listener. Set through the environment, which builds older than the
         # admin listener ignore (they serve /metrics on the HTTP port): the same script measures both.
         self.admin_port = free_port()
@@ -279,7 +280,7 @@ class Livegate:
             "log_level": "warn",
             # Limits raised for 500 publishers from one address; everything else is the default.
             "rtmp": {"max_connections": 2000, "max_connections_per_ip": 2000, "max_streams": 2000},
-            "hls": {"dir": hls_dir},
+            "hls": {"dir": hls_dir, **({"packaging": packaging} if packaging else {})},
         }
         path = os.path.join(work, f"livegate-{self.rtmp_port}.json")
         with open(path, "w") as f:
@@ -308,7 +309,8 @@ class Livegate:
         return [self.pid]
 
     def playlist_path(self, key):
-        return f"/live/{key}/index.m3u8"
+        # The TS playlist, or the CMAF one when that is the only packaging: both list the same segments.
+        return f"/live/{key}/{'ll.m3u8' if self.packaging == ['cmaf'] else 'index.m3u8'}"
 
     def stop(self):
         return self.proc.stop()
@@ -590,21 +592,37 @@ def metrics_page(server):
         return http_get(server.http_port, "/metrics")
 
 
-def loop_lag(server):
-    """livegate's loop-lag histogram from /metrics: {"buckets": {le: count}, "sum": s, "count": n}; None for nginx."""
+def histogram(server, name):
+    """A livegate histogram from /metrics: {"buckets": {le: cumulative count}, "sum": s, "count": n}; None
+    for nginx."""
     if isinstance(server, Nginx):
         return None
     status, body = metrics_page(server)
     h = {"buckets": {}, "sum": 0.0, "count": 0}
     for line in body.decode().splitlines() if status == 200 else []:
-        if line.startswith('livegate_loop_lag_seconds_bucket{le="'):
+        if line.startswith(name + '_bucket{le="'):
             le = line.split('"')[1]
             h["buckets"][float("inf") if le == "+Inf" else float(le)] = int(float(line.split()[1]))
-        elif line.startswith("livegate_loop_lag_seconds_sum "):
+        elif line.startswith(name + "_sum "):
             h["sum"] = float(line.split()[1])
-        elif line.startswith("livegate_loop_lag_seconds_count "):
+        elif line.startswith(name + "_count "):
             h["count"] = int(float(line.split()[1]))
     return h
+
+
+def loop_lag(server):
+    return histogram(server, "livegate_loop_lag_seconds")
+
+
+def histogram_quantiles(a, b, qs=(0.5, 0.9, 0.99)):
+    """Between two histogram() readings: the observations and, per quantile q, the upper bound of the bucket
+    it falls in (None: past the last finite bound)."""
+    total = b["count"] - a["count"]
+    out = {"count": total, "mean_s": (b["sum"] - a["sum"]) / total if total else None}
+    for q in qs:
+        le = min((le for le, n in b["buckets"].items() if n - a["buckets"].get(le, 0) >= q * total), default=None)
+        out[f"p{round(q * 100)}_le_s"] = None if le is None or le == float("inf") else le
+    return out
 
 
 def lag_between(a, b):
@@ -619,10 +637,11 @@ def lag_between(a, b):
             "worst_le_s": None if worst is None or worst == float("inf") else worst}
 
 
-def run_ingest_point(args, kind, n, work, media, perf):
+def run_ingest_point(args, kind, n, work, media, perf, packaging=None):
     """One server at one stream count: fresh server, N publishers, then the CPU window, the keep-up check and
-    the latency window (in that order, so the latency poll's own HTTP load stays out of the CPU figure)."""
-    server = Livegate(args.livegate, work) if kind == "livegate" else Nginx(work)
+    the latency window (in that order, so the latency poll's own HTTP load stays out of the CPU figure).
+    `packaging`: livegate's hls.packaging, its default when None."""
+    server = Livegate(args.livegate, work, packaging=packaging) if kind == "livegate" else Nginx(work)
     idle_rss = rss_kib(server.pids())
     prefix = f"n{n}s"
     keys = [f"{prefix}{i}" for i in range(n)]
@@ -797,6 +816,29 @@ def part_ingest(args, work, media, results):
             save(args, results)
 
 
+PACKAGINGS = {"ts": ["ts"], "cmaf": ["cmaf"], "both": ["ts", "cmaf"]}
+
+
+def part_packaging(args, work, media, results):
+    """What each packaging costs: livegate at N = args.packaging_n publishers with hls.packaging ts, cmaf and
+    both (the default), and nginx-rtmp beside them, taking turns, args.packaging_repeat rounds (median)."""
+    part = results.setdefault("packaging", {})
+    part["meta"] = meta(args, "packaging")
+    n = args.packaging_n
+    order = [("livegate", name) for name in PACKAGINGS] + ([("nginx", None)] if "nginx" in args.servers else [])
+    tries = {}
+    for rnd in range(args.packaging_repeat):
+        for kind, name in order:
+            label = f"livegate {name}" if name else "nginx-rtmp"
+            log(f"packaging: {label} N={n} round {rnd + 1} (load {loadavg()})")
+            r = run_ingest_point(args, kind, n, work, media, False, PACKAGINGS[name] if name else None)
+            tries.setdefault(label, []).append(r)
+            log(f"  cpu {r['cpu_pct']:.1f}% rss {r['rss_mib']:.0f} MiB, on schedule {r['streams_on_schedule']}/{n}")
+    part["n"] = n
+    part["results"] = {label: representative(rs) for label, rs in tries.items()}
+    save(args, results)
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -958,6 +1000,122 @@ def part_players(args, work, media, results):
     save(args, results)
 
 
+def part_ll_players(args, work, media, results):
+    """1,000 simulated LL-HLS viewers (blocking reload, delta updates, hinted parts) on one livegate stream,
+    beside as many TS viewers of the same stream on livegate and on nginx-rtmp, each in a fresh server.
+    livegate's own histogram times each held request from the part's publication to its answer leaving."""
+    part = results.setdefault("ll_players", {})
+    part["meta"] = meta(args, "ll_players")
+    out = part.setdefault("results", {})
+    runs = [("livegate", "ll"), ("livegate", "ts"), ("nginx", "ts")]
+    for kind, mode in [r for r in runs if r[0] in args.servers]:
+        server = Livegate(args.livegate, work) if kind == "livegate" else Nginx(work)
+        gen = Proc(f"loadgen-ll-{kind}-{mode}", [args.loadgen, "--url", f"rtmp://127.0.0.1:{server.rtmp_port}/live",
+                                                 "--flv", media, "--streams", "1", "--key-prefix", "p",
+                                                 "--duration-s", str(args.warmup_s + args.players_s + 15)], work)
+        try:
+            time.sleep(args.warmup_s)
+            template = server.playlist_path("p{}")
+            if mode == "ll":
+                template = template.replace("index.m3u8", "ll.m3u8")
+            report = os.path.join(work, f"ll-players-{kind}-{mode}.json")
+            log(f"ll_players: {args.players} {mode} viewers of one {kind} stream for {args.players_s} s")
+            pl = Proc(f"players-{kind}-{mode}", [args.players_bin, "--mode", mode, "--port", str(server.http_port),
+                                                 "--path-template", template, "--streams", "1",
+                                                 "--players", str(args.players), "--ramp-s", "2", "--warmup-s", "6",
+                                                 "--duration-s", str(args.players_s), "--report", report], work)
+            time.sleep(6)
+            held_before = histogram(server, "livegate_http_held_answer_seconds")
+            srv_cpu, pl_cpu = CpuWindow(server.pids).start(), CpuWindow(lambda: [pl.pid]).start()
+            time.sleep(max(1, args.players_s - 6 - 1))
+            res = {"server_cpu_pct": srv_cpu.stop(), "players_cpu_pct": pl_cpu.stop(),
+                   "server_rss_mib": rss_kib(server.pids()) / 1024}
+            held_after = histogram(server, "livegate_http_held_answer_seconds")
+            if held_before and held_after:
+                res["held_answer"] = histogram_quantiles(held_before, held_after)
+            if pl.wait(30) is None:
+                raise RuntimeError("the player simulator did not finish")
+            pl.stop()
+            with open(report) as f:
+                res.update(json.load(f))
+            out[f"{kind}-{mode}"] = res
+        finally:
+            gen.stop()
+            server.stop()
+    part["players"] = args.players
+    save(args, results)
+
+
+def part_latency(args, work, results):
+    """Glass to glass: one encoder (tests/bench/latency/clock_source.py stamping the wall clock into each
+    frame, x264 with a 2 s GOP) publishing to livegate and nginx-rtmp at once; headless Chromium plays, one
+    after the other, livegate's LL-HLS master.m3u8, livegate's TS index.m3u8 and nginx-rtmp's index.m3u8
+    with the player page's hls.js configuration, and reads the stamp of every frame it shows."""
+    part = results.setdefault("latency", {})
+    part["meta"] = meta(args, "latency")
+    out = part.setdefault("results", {})
+    servers = {kind: (Livegate(args.livegate, work) if kind == "livegate" else Nginx(work)) for kind in args.servers}
+    urls = [f"rtmp://127.0.0.1:{srv.rtmp_port}/{srv.rtmp_app}/probe" for srv in servers.values()]
+    probes = len(servers) + ("livegate" in servers)
+    seconds = 20 + probes * (args.latency_watch_s + 20)
+    camera_log = open(os.path.join(work, "latency-camera.log"), "wb")
+    camera = subprocess.Popen([sys.executable, os.path.join(HERE, "latency", "clock_source.py"), str(seconds)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=camera_log)
+    encoder_log = open(os.path.join(work, "latency-encoder.log"), "wb")
+    encoder = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "640x360",
+         "-framerate", "30", "-i", "-", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+         "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", "1500k", "-c:a", "aac", "-b:a", "128k",
+         "-flags", "+global_header", "-f", "tee", "|".join(f"[f=flv:onfail=ignore]{u}" for u in urls)],
+        stdin=camera.stdout, stdout=encoder_log, stderr=encoder_log)
+    camera.stdout.close()  # the encoder holds the pipe now
+    hls_js = os.path.join(REPO, "www", "node_modules", "hls.js", "dist", "hls.min.js")
+    try:
+        time.sleep(10)  # three 2 s segments listed everywhere
+        plan = []
+        if "livegate" in servers:
+            lg = servers["livegate"]
+            plan += [("livegate LL-HLS master.m3u8", lg, "/live/probe/master.m3u8"),
+                     ("livegate TS index.m3u8", lg, "/live/probe/index.m3u8")]
+        if "nginx" in servers:
+            plan.append(("nginx-rtmp index.m3u8", servers["nginx"], servers["nginx"].playlist_path("probe")))
+        for label, srv, path in plan:
+            log(f"latency: {label} for {args.latency_watch_s} s")
+            origin = f"http://127.0.0.1:{srv.http_port}"
+            run = subprocess.run(["node", os.path.join(HERE, "latency", "probe.mjs"), origin + "/healthz",
+                                  origin + path, hls_js, str(args.latency_watch_s)],
+                                 capture_output=True, text=True, timeout=args.latency_watch_s + 120)
+            r = json.loads(run.stdout.strip().splitlines()[-1]) if run.stdout.strip() else {"failure": run.stderr[-500:]}
+            lat = sorted(r.get("latencies", []))
+            out[label] = {"failure": r.get("failure"), "frames": len(lat), "undecoded": r.get("undecoded"),
+                          "median_ms": percentile(lat, 0.5) if lat else None,
+                          "p90_ms": percentile(lat, 0.9) if lat else None,
+                          "min_ms": lat[0] if lat else None, "max_ms": lat[-1] if lat else None,
+                          # the last 30 s alone: after hls.js has settled at its target distance
+                          "late_median_ms": percentile(sorted(r.get("latencies", [])[-30 * 30:]), 0.5) if lat else None,
+                          "stalls": len(r.get("stalls", [])), "stalled_ms": sum(r.get("stalls", [])),
+                          "first_frame_ms": (r["firstFrameMs"] - r["openedMs"]) if r.get("firstFrameMs") else None,
+                          "errors": r.get("errors", [])}
+            log(f"latency: {label}: {out[label]}")
+    finally:
+        for proc in (encoder, camera):  # by their own pids
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        camera_log.close()
+        encoder_log.close()
+        for srv in servers.values():
+            srv.stop()
+    part["watch_s"] = args.latency_watch_s
+    with open(os.path.join(REPO, "www", "node_modules", "hls.js", "package.json")) as f:
+        part["hls_js"] = json.load(f)["version"]
+    save(args, results)
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -1026,6 +1184,9 @@ def main():
     ap.add_argument("--players", type=int, default=1000)
     ap.add_argument("--player-streams", type=int, default=20)
     ap.add_argument("--players-s", type=int, default=30, help="player run, 6 s warm-up included")
+    ap.add_argument("--packaging-n", type=int, default=100, help="publishers for the packaging cost part")
+    ap.add_argument("--packaging-repeat", type=int, default=3, help="rounds of the packaging part (median)")
+    ap.add_argument("--latency-watch-s", type=int, default=60, help="glass-to-glass: seconds watched per playlist")
     ap.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "livegate-bench"))
     ap.add_argument("--results", default=os.path.join(HERE, "results.json"))
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
@@ -1072,10 +1233,16 @@ def main():
     try:
         if "ingest" in args.only:
             part_ingest(args, work, media, results)
+        if "packaging" in args.only:
+            part_packaging(args, work, media, results)
         if "http" in args.only:
             part_http(args, work, media, results)
         if "players" in args.only:
             part_players(args, work, media, results)
+        if "ll_players" in args.only:
+            part_ll_players(args, work, media, results)
+        if "latency" in args.only:
+            part_latency(args, work, results)
     finally:
         log(f"done in {(time.monotonic() - started) / 60:.1f} min; logs in {work}")
     save(args, results)

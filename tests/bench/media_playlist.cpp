@@ -1,6 +1,7 @@
 // Parsing the parts of a media playlist a player needs.
 #include "tests/bench/media_playlist.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -36,6 +37,76 @@ Result<MediaPlaylist> parse_media_playlist(std::string_view text) {
   }
   if (first) return Error{"m3u8: empty"};
   if (!(p.target_duration_s > 0)) return Error{"m3u8: no EXT-X-TARGETDURATION"};
+  return p;
+}
+
+namespace {
+
+// The value of attribute `name` in an attribute list (RFC 8216 4.2), quotes removed; empty if absent.
+std::string_view attribute(std::string_view list, std::string_view name) {
+  size_t at = 0;
+  while (at < list.size()) {
+    const size_t eq = list.find('=', at);
+    if (eq == std::string_view::npos) return {};
+    size_t end = eq + 1;
+    if (end < list.size() && list[end] == '"') {
+      end = list.find('"', end + 1);
+      if (end == std::string_view::npos) return {};
+      ++end;
+    } else {
+      end = std::min(list.find(',', end), list.size());
+    }
+    std::string_view value = list.substr(eq + 1, end - eq - 1);
+    if (list.substr(at, eq - at) == name) {
+      if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
+      return value;
+    }
+    at = end + 1;  // past the comma
+  }
+  return {};
+}
+
+bool parse_u64(std::string_view v, uint64_t& out) {
+  return !v.empty() && std::from_chars(v.data(), v.data() + v.size(), out).ec == std::errc{};
+}
+
+}  // namespace
+
+Result<LowLatencyPlaylist> parse_low_latency_playlist(std::string_view text) {
+  LowLatencyPlaylist p;
+  uint64_t sequence = 0, skipped = 0, segments = 0, trailing_parts = 0;
+  bool first = true;
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (first) {
+      if (line != "#EXTM3U") return Error{"m3u8: does not start with #EXTM3U"};
+      first = false;
+    } else if (line.empty()) {
+    } else if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
+      if (!parse_u64(line.substr(22), sequence)) return Error{"m3u8: bad EXT-X-MEDIA-SEQUENCE"};
+    } else if (line.starts_with("#EXT-X-SKIP:")) {
+      if (!parse_u64(attribute(line.substr(12), "SKIPPED-SEGMENTS"), skipped)) {
+        return Error{"m3u8: bad EXT-X-SKIP"};
+      }
+    } else if (line.starts_with("#EXT-X-PART-INF:")) {
+      p.part_target_s = std::strtod(std::string(attribute(line.substr(16), "PART-TARGET")).c_str(), nullptr);
+    } else if (line.starts_with("#EXT-X-PART:")) {
+      ++trailing_parts;
+    } else if (line.starts_with("#EXT-X-PRELOAD-HINT:")) {
+      const std::string_view attrs = line.substr(20);
+      if (attribute(attrs, "TYPE") == "PART") p.preload_hint = std::string(attribute(attrs, "URI"));
+    } else if (line.front() != '#') {
+      ++segments;
+      trailing_parts = 0;  // the parts listed so far belonged to this segment
+    }
+  }
+  if (first) return Error{"m3u8: empty"};
+  if (!(p.part_target_s > 0)) return Error{"m3u8: no EXT-X-PART-INF:PART-TARGET"};
+  p.next_msn = sequence + skipped + segments;
+  p.next_part = trailing_parts;
   return p;
 }
 

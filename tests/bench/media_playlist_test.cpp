@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+using livegate::bench::parse_low_latency_playlist;
 using livegate::bench::parse_media_playlist;
 using livegate::bench::resolve_uri;
 
@@ -38,4 +39,45 @@ TEST_CASE("segment URIs resolve against the playlist's folder") {
   CHECK(resolve_uri("/live/s1/index.m3u8?x=1", "seg-3.ts") == "/live/s1/seg-3.ts");
   CHECK(resolve_uri("/live/s1/index.m3u8", "/other/4.ts") == "/other/4.ts");
   CHECK(resolve_uri("/live/s1/index.m3u8", "http://h:80/a/5.ts") == "/a/5.ts");
+}
+
+TEST_CASE("a low-latency playlist: the next part to block for, from a full and a delta update") {
+  const char* tail =
+      "#EXT-X-PART:DURATION=0.333,URI=\"t-7.0.m4s\",INDEPENDENT=YES\n#EXTINF:2.000,\nt-7.m4s\n"
+      "#EXT-X-PART:DURATION=0.333,URI=\"t-8.0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.333,URI=\"t-8.1."
+      "m4s\"\n"
+      "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"t-8.2.m4s\"\n#EXT-X-RENDITION-REPORT:URI=\"x.m3u8\",LAST-MSN=8\n";
+  auto full =
+      parse_low_latency_playlist(std::string("#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+                                             "#EXT-X-PART-INF:PART-TARGET=0.333\n#EXT-X-MEDIA-SEQUENCE:5\n"
+                                             "#EXTINF:2.000,\nt-5.m4s\n#EXTINF:2.000,\nt-6.m4s\n") +
+                                 tail);
+  REQUIRE(full.ok());
+  CHECK(full->part_target_s == doctest::Approx(0.333));
+  CHECK(full->next_msn == 8);
+  CHECK(full->next_part == 2);
+  CHECK(full->preload_hint == "t-8.2.m4s");
+  auto delta =
+      parse_low_latency_playlist(std::string("#EXTM3U\r\n#EXT-X-PART-INF:PART-TARGET=0.333\r\n"
+                                             "#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n") +
+                                 tail);
+  REQUIRE(delta.ok());
+  CHECK(delta->next_msn == 8);
+  CHECK(delta->next_part == 2);
+  // A segment just completed, no part of the next one yet.
+  auto edge = parse_low_latency_playlist("#EXTM3U\n#EXT-X-PART-INF:PART-TARGET=1\n#EXTINF:2,\na.m4s\n");
+  REQUIRE(edge.ok());
+  CHECK(edge->next_msn == 1);
+  CHECK(edge->next_part == 0);
+  CHECK(edge->preload_hint.empty());
+}
+
+TEST_CASE("not a low-latency playlist") {
+  CHECK_FALSE(parse_low_latency_playlist("").ok());
+  CHECK_FALSE(parse_low_latency_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n").ok());
+  CHECK_FALSE(parse_low_latency_playlist("#EXTM3U\n#EXT-X-PART-INF:PART-TARGET=x\n").ok());
+  CHECK_FALSE(
+      parse_low_latency_playlist("#EXTM3U\n#EXT-X-PART-INF:PART-TARGET=1\n#EXT-X-SKIP:SKIPPED-SEGMENTS=\n")
+          .ok());
+  CHECK_FALSE(parse_low_latency_playlist("#EXTM3U\n#EXT-X-PART-INF:PART-TARGET=\"1\n").ok());  // open quote
 }

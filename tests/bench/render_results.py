@@ -387,8 +387,119 @@ def targets_section(results):
     return "\n## Targets of issue 7\n\n" + table(["target", "figure", "verdict"], rows)
 
 
+def packaging_section(results):
+    part = results.get("packaging")
+    if not part or not part.get("results"):
+        return ""
+    res, n = part["results"], part.get("n")
+    s = [f"\n## What each packaging costs: N = {n} publishers\n", meta_lines(part)]
+    s.append(f"\nlivegate with `hls.packaging` `[\"ts\"]`, `[\"cmaf\"]` (fMP4 segments, each cut into parts of "
+             "333 ms, and a new LL-HLS playlist snapshot per part) and both (the default), and nginx-rtmp, each "
+             "a fresh server measured as in the ingest sweep (warm-up, then the CPU window), taking turns, "
+             "the median of the rounds; every round's CPU is listed.\n\n")
+    rows = []
+    ts_cpu = (res.get("livegate ts") or {}).get("cpu_pct")
+    nginx_cpu = (res.get("nginx-rtmp") or {}).get("cpu_pct")
+    for label, r in res.items():
+        rows.append([label, fmt(r.get("cpu_pct")), fmt(r.get("cpu_pct") and r["cpu_pct"] / n, 3),
+                     ratio(r.get("cpu_pct"), ts_cpu), ratio(r.get("cpu_pct"), nginx_cpu),
+                     ", ".join(fmt(c) for c in r.get("cpu_pct_runs", [r.get("cpu_pct")])),
+                     fmt(r.get("rss_mib"), 0), f"{r.get('streams_on_schedule')}/{n}",
+                     fmt(r.get("latency_p99_ms"))])
+    s.append(table(["server", "CPU %", "CPU % per stream", "/ livegate ts", "/ nginx-rtmp", "runs",
+                    "RSS MiB", "on schedule", "publish-to-playlist p99 ms"], rows))
+    return "".join(s)
+
+
+def ll_players_section(results):
+    part = results.get("ll_players")
+    if not part or not part.get("results"):
+        return ""
+    res = part["results"]
+    n = part.get("players")
+    s = [f"\n## {n} simulated LL-HLS viewers of one stream\n", meta_lines(part)]
+    s.append(f"\n`players --mode ll` (tests/bench/ll_player.cpp, one libuv thread): {n} viewers of one live "
+             "stream, each like hls.js in low-latency mode: one connection for blocking playlist reloads "
+             "(`ll.m3u8?_HLS_msn=M&_HLS_part=P&_HLS_skip=YES`, the next part after the newest listed) and one "
+             "for parts, fetching each `EXT-X-PRELOAD-HINT` part before it exists (livegate holds it), each "
+             "part once. Beside it, in fresh servers, as many TS viewers (`players`, as above) of one stream "
+             "on livegate and on nginx-rtmp. Latencies count from second 6 to the end "
+             f"({param(part, 'players_s')} s); CPU over the same window. *Held answer* is livegate's own "
+             "`livegate_http_held_answer_seconds` histogram over the window: from the segmenter publishing a "
+             "part to each held request for it (a blocking reload or a hinted part) being handed to its "
+             "socket; its figures are bucket bounds (the quantile is at most this). *Spread*: per part, how "
+             "much later each viewer had its last byte than the first viewer did (the simulator's view of "
+             "the fan-out, its own single thread included).\n\n")
+    runs = [("livegate-ll", "livegate LL-HLS"), ("livegate-ts", "livegate TS"), ("nginx-ts", "nginx-rtmp TS")]
+    shown = [(k, label) for k, label in runs if k in res]
+
+    def q(r, key, sub, digits=1):
+        return fmt((r.get(key) or {}).get(sub), digits)
+
+    def held(r, sub):
+        h = r.get("held_answer") or {}
+        v = h.get(sub)
+        return "–" if not h.get("count") else (f"{v * 1000:.1f}" if sub == "mean_s" else f"≤ {v * 1000:g}"
+                                               if v is not None else "> 1000")
+
+    rows = [["server CPU %"] + [fmt(res[k].get("server_cpu_pct")) for k, _ in shown],
+            ["simulator CPU %"] + [fmt(res[k].get("players_cpu_pct")) for k, _ in shown],
+            ["server RSS MiB"] + [fmt(res[k].get("server_rss_mib"), 0) for k, _ in shown],
+            ["viewers answered"] + [f"{res[k].get('players_answered')}/{res[k].get('players')}" for k, _ in shown],
+            ["errors"] + [fmt_errors(res[k].get("errors")) for k, _ in shown],
+            ["media delivered, Mbit/s"] + [fmt(res[k].get("part_mbit_s") or res[k].get("segment_mbit_s"), 0)
+                                           for k, _ in shown],
+            ["held answers (count)"] + [fmt((res[k].get("held_answer") or {}).get("count")) for k, _ in shown],
+            ["held answer mean ms"] + [held(res[k], "mean_s") for k, _ in shown],
+            ["held answer p50 / p99 ms"] + [f"{held(res[k], 'p50_le_s')} / {held(res[k], 'p99_le_s')}"
+                                            for k, _ in shown],
+            ["parts seen"] + [fmt(res[k].get("parts_seen")) for k, _ in shown],
+            ["part spread p50 / p99 / max ms"] + [
+                f"{q(res[k], 'part_spread_ms', 'p50')} / {q(res[k], 'part_spread_ms', 'p99')} / "
+                f"{q(res[k], 'part_spread_ms', 'max')}" if res[k].get("part_spread_ms") else "–" for k, _ in shown],
+            ["playlist request ms p50 / p99 (LL: blocking)"] + [
+                f"{q(res[k], 'playlist_ms', 'p50')} / {q(res[k], 'playlist_ms', 'p99')}" for k, _ in shown],
+            ["part or segment request ms p50 / p99"] + [
+                f"{q(res[k], 'part_ms' if 'part_ms' in res[k] else 'segment_ms', 'p50')} / "
+                f"{q(res[k], 'part_ms' if 'part_ms' in res[k] else 'segment_ms', 'p99')}" for k, _ in shown]]
+    s.append(table([""] + [label for _, label in shown], rows))
+    s.append("\nAn LL-HLS request is answered when its part exists, so its request time is mostly the wait "
+             "for the part (up to one part target, 333 ms).\n")
+    return "".join(s)
+
+
+def latency_section(results):
+    part = results.get("latency")
+    if not part or not part.get("results"):
+        return ""
+    res = part["results"]
+    s = ["\n## Glass to glass\n", meta_lines(part)]
+    s.append("\nOne encoder publishes to livegate and nginx-rtmp at once: `tests/bench/latency/clock_source.py` "
+             "draws the wall clock (ms) into each 640x360 frame as it writes it, 30 fps, piped to ffmpeg "
+             "(libx264 veryfast, zerolatency, GOP 2 s, 1.5 Mbit/s, AAC) and the `tee` muxer. Headless Chromium "
+             "(`tests/bench/latency/probe.mjs`) plays each playlist in turn with the player page's hls.js "
+             "configuration (`lowLatencyMode: true`, catching up at up to 1.1x, hls.js "
+             f"{part.get('hls_js', '?')}), reads the stamp of every frame it shows (`requestVideoFrameCallback`, canvas) and "
+             f"takes now minus the stamp. Each for {part.get('watch_s')} s from its first frame; *settled*: the "
+             "last 30 s alone. First frame: from the page opening to the first frame shown. Defaults on both "
+             "servers: 2 s segments; livegate parts of 333 ms.\n\n")
+    rows = []
+    for label, r in res.items():
+        rows.append([label, fmt(r.get("median_ms") and r["median_ms"] / 1000, 2),
+                     fmt(r.get("p90_ms") and r["p90_ms"] / 1000, 2),
+                     fmt(r.get("late_median_ms") and r["late_median_ms"] / 1000, 2),
+                     fmt(r.get("min_ms") and r["min_ms"] / 1000, 2), fmt(r.get("max_ms") and r["max_ms"] / 1000, 2),
+                     fmt(r.get("frames")), f"{r.get('stalls')} ({fmt(r.get('stalled_ms'), 0)} ms)",
+                     fmt(r.get("first_frame_ms"), 0), "; ".join(r.get("errors") or []) or "0",
+                     r.get("failure") or ""])
+    s.append(table(["playlist", "median s", "p90 s", "settled median s", "min s", "max s", "frames",
+                    "stalls", "first frame ms", "hls.js errors", "failure"], rows))
+    return "".join(s)
+
+
 def machine_section(results):
-    metas = [results[p]["meta"] for p in ("ingest", "http", "players") if p in results and "meta" in results[p]]
+    metas = [results[p]["meta"] for p in ("ingest", "packaging", "http", "players", "ll_players", "latency")
+             if p in results and "meta" in results[p]]
     if not metas:
         return ""
     m = metas[-1]["machine"]
@@ -451,7 +562,9 @@ def render(results, out_path, chart_path):
              "ports: livegate with its defaults (window 6, grace 7) and its connection and stream limits raised; "
              "nginx-rtmp with `hls on; hls_fragment 2s; hls_playlist_length 12s;` and one worker.\n\n",
              machine_section(results), "\n", ingest_section(results, chart_name), perf_section(results),
-             http_section(results), players_section(results), targets_section(results),
+             packaging_section(results),
+             http_section(results), players_section(results), ll_players_section(results),
+             latency_section(results), targets_section(results),
              *(compare_section(results, os.path.join(os.path.dirname(out_path), name), title, names)
                for name, title, names in COMPARISONS), "\n## Analysis\n\n",
              kept_analysis(out_path), "\n"]

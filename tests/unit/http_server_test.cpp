@@ -141,6 +141,15 @@ TEST_CASE("http server: a blocked playlist request is answered when the part is 
   }));
   CHECK(part.received.find("HTTP/1.1 200 OK") == 0);
   CHECK(server.held_requests() == 0);
+  // Both answers are timed from the publish; the 503 below is not.
+  const auto held_answers = [&] {
+    const std::string text = metrics.render(), name = "livegate_http_held_answer_seconds_count ";
+    const auto at = text.find(name);
+    if (at == std::string::npos) return std::string("none");
+    const auto from = at + name.size();
+    return text.substr(from, text.find('\n', from) - from);
+  };
+  CHECK(held_answers() == "2");
 
   // The same connection asks for a part that does not come: 503 after three target durations.
   playlist.received.clear();
@@ -153,6 +162,7 @@ TEST_CASE("http server: a blocked playlist request is answered when the part is 
   }));
   CHECK(playlist.received.find("HTTP/1.1 503 Service Unavailable") == 0);
   CHECK(server.held_requests() == 0);
+  CHECK(held_answers() == "2");
 
   // A held client that goes away is forgotten.
   {
