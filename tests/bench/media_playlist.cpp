@@ -6,15 +6,24 @@
 #include <cstdlib>
 
 namespace livegate::bench {
+namespace {
+
+// The first line of `text` without its line ending (LF or CRLF), taken off `text`.
+std::string_view take_line(std::string_view& text) {
+  const size_t eol = text.find('\n');
+  std::string_view line = text.substr(0, eol);
+  text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+}  // namespace
 
 Result<MediaPlaylist> parse_media_playlist(std::string_view text) {
   MediaPlaylist p;
   bool first = true;
   while (!text.empty()) {
-    const size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = take_line(text);
     if (first) {
       if (line != "#EXTM3U") return Error{"m3u8: does not start with #EXTM3U"};
       first = false;
@@ -77,10 +86,7 @@ Result<LowLatencyPlaylist> parse_low_latency_playlist(std::string_view text) {
   uint64_t sequence = 0, skipped = 0, segments = 0, trailing_parts = 0;
   bool first = true;
   while (!text.empty()) {
-    const size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = take_line(text);
     if (first) {
       if (line != "#EXTM3U") return Error{"m3u8: does not start with #EXTM3U"};
       first = false;
