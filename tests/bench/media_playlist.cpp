@@ -8,48 +8,26 @@
 namespace livegate::bench {
 namespace {
 
-// The first line of `text` without its line ending (LF or CRLF), taken off `text`.
-std::string_view take_line(std::string_view& text) {
-  const size_t eol = text.find('\n');
-  std::string_view line = text.substr(0, eol);
-  text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
-}  // namespace
-
-Result<MediaPlaylist> parse_media_playlist(std::string_view text) {
-  MediaPlaylist p;
+// Calls `on_line` (returning Status) with each non-empty line after the #EXTM3U header, line endings
+// (LF or CRLF) removed; its first failure ends the walk.
+template <class OnLine>
+Status each_line(std::string_view text, OnLine&& on_line) {
+  if (text.empty()) return Error{"m3u8: empty"};
   bool first = true;
   while (!text.empty()) {
-    const std::string_view line = take_line(text);
+    const size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (first) {
       if (line != "#EXTM3U") return Error{"m3u8: does not start with #EXTM3U"};
       first = false;
-      continue;
-    }
-    if (line.empty()) continue;
-    if (line.starts_with("#EXT-X-TARGETDURATION:")) {
-      // A decimal-integer (4.3.3.1); strtod also accepts what sloppy servers write.
-      p.target_duration_s = std::strtod(std::string(line.substr(22)).c_str(), nullptr);
-    } else if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
-      const std::string_view v = line.substr(22);
-      if (std::from_chars(v.data(), v.data() + v.size(), p.media_sequence).ec != std::errc{}) {
-        return Error{"m3u8: bad EXT-X-MEDIA-SEQUENCE"};
-      }
-    } else if (line == "#EXT-X-ENDLIST") {
-      p.ended = true;
-    } else if (line.front() != '#') {
-      p.uris.emplace_back(line);
+    } else if (!line.empty()) {
+      if (Status s = on_line(line); !s.ok()) return s;
     }
   }
-  if (first) return Error{"m3u8: empty"};
-  if (!(p.target_duration_s > 0)) return Error{"m3u8: no EXT-X-TARGETDURATION"};
-  return p;
+  return {};
 }
-
-namespace {
 
 // The value of attribute `name` in an attribute list (RFC 8216 4.2), quotes removed; empty if absent.
 std::string_view attribute(std::string_view list, std::string_view name) {
@@ -81,17 +59,31 @@ bool parse_u64(std::string_view v, uint64_t& out) {
 
 }  // namespace
 
+Result<MediaPlaylist> parse_media_playlist(std::string_view text) {
+  MediaPlaylist p;
+  const Status read = each_line(text, [&p](std::string_view line) -> Status {
+    if (line.starts_with("#EXT-X-TARGETDURATION:")) {
+      // A decimal-integer (4.3.3.1); strtod also accepts what sloppy servers write.
+      p.target_duration_s = std::strtod(std::string(line.substr(22)).c_str(), nullptr);
+    } else if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
+      if (!parse_u64(line.substr(22), p.media_sequence)) return Error{"m3u8: bad EXT-X-MEDIA-SEQUENCE"};
+    } else if (line == "#EXT-X-ENDLIST") {
+      p.ended = true;
+    } else if (line.front() != '#') {
+      p.uris.emplace_back(line);
+    }
+    return {};
+  });
+  if (!read.ok()) return Error{read.error()};
+  if (!(p.target_duration_s > 0)) return Error{"m3u8: no EXT-X-TARGETDURATION"};
+  return p;
+}
+
 Result<LowLatencyPlaylist> parse_low_latency_playlist(std::string_view text) {
   LowLatencyPlaylist p;
   uint64_t sequence = 0, skipped = 0, segments = 0, trailing_parts = 0;
-  bool first = true;
-  while (!text.empty()) {
-    const std::string_view line = take_line(text);
-    if (first) {
-      if (line != "#EXTM3U") return Error{"m3u8: does not start with #EXTM3U"};
-      first = false;
-    } else if (line.empty()) {
-    } else if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
+  const Status read = each_line(text, [&](std::string_view line) -> Status {
+    if (line.starts_with("#EXT-X-MEDIA-SEQUENCE:")) {
       if (!parse_u64(line.substr(22), sequence)) return Error{"m3u8: bad EXT-X-MEDIA-SEQUENCE"};
     } else if (line.starts_with("#EXT-X-SKIP:")) {
       if (!parse_u64(attribute(line.substr(12), "SKIPPED-SEGMENTS"), skipped)) {
@@ -108,8 +100,9 @@ Result<LowLatencyPlaylist> parse_low_latency_playlist(std::string_view text) {
       ++segments;
       trailing_parts = 0;  // the parts listed so far belonged to this segment
     }
-  }
-  if (first) return Error{"m3u8: empty"};
+    return {};
+  });
+  if (!read.ok()) return Error{read.error()};
   if (!(p.part_target_s > 0)) return Error{"m3u8: no EXT-X-PART-INF:PART-TARGET"};
   p.next_msn = sequence + skipped + segments;
   p.next_part = trailing_parts;
