@@ -100,8 +100,8 @@ class HttpServer::Worker final : public HttpConnection::Owner {
     wake_.init(uv_async_init, &loop_, this, [](uv_async_t* a) {
       if (auto* w = owner_of<Worker>(a)) guard_callback("http wake", [&] { w->wake_held(); });
     });
-    // On the publishing thread: only a flag is read and the loop woken (uv_async_send is thread-safe
-    // and coalesces), and only while this loop holds requests.
+    // On the publishing thread: only while this loop holds requests, the publish time is noted (for
+    // livegate_http_held_answer_seconds) and the loop woken (uv_async_send is thread-safe and coalesces).
     watch_id_ = server_.store_.watch([this] {
       if (held_count_.load() == 0) return;
       uint64_t none = 0;  // the first publish a wake answers for is the one its delay counts from
