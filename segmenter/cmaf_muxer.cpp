@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -12,6 +13,7 @@ extern "C" {
 #include <libavutil/dict.h>
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
 }
 
 #include "segmenter/ff_util.h"
@@ -23,11 +25,12 @@ namespace {
 constexpr AVRational k90kHz{1, 90000};
 constexpr int kIoBufferSize = 64 << 10;
 // frag_custom: a fragment ends only at cut() (av_write_frame(NULL)). empty_moov: the init segment has
-// no samples. default_base_moof: data offsets relative to each moof. frag_discont: the first fragment's
-// tfdt is the DTS we give, not 0. skip_sidx, skip_trailer: no index boxes, which a live player never
-// reads. Not cmaf (or negative_cts_offsets): it shifts every DTS by the first frame's composition offset
-// and writes negative offsets, which FFmpeg's own demuxer then presents one frame late; positive offsets
-// (trun version 0) mean every reader presents each frame at the PTS we gave, as in the TS output.
+// no samples. default_base_moof: data offsets relative to each moof. frag_discont: a fragment's tfdt is
+// its first DTS as we give it, not 0 (the first) nor the sum of the durations before it (set again
+// after each cut, as libavformat clears it). skip_sidx, skip_trailer: no index boxes, which a live player
+// never reads. Not cmaf (or negative_cts_offsets): it shifts every DTS by the first frame's composition
+// offset and writes negative offsets, which FFmpeg's own demuxer then presents one frame late; positive
+// offsets (trun version 0) mean every reader presents each frame at the PTS we gave, as in the TS output.
 // use_editlist 0: with an edit list the muxer would start the first fragment at the first PTS and count
 // on an edit (which an init segment written before any frame cannot hold) to move it back.
 constexpr const char* kMovFlags =
@@ -57,10 +60,12 @@ Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoCo
   if (audio && audio->sample_rate == 0) return fail("create: audio without a sample rate");
 
   auto m = std::make_unique<CmafMuxer>(Key{});
-  if (Status s =
-          open_memory_output("mp4", kIoBufferSize, m.get(), &CmafMuxer::on_write, m->ctx_, m->io_, m->pkt_);
+  if (Status s = open_memory_output("mp4", kIoBufferSize, m.get(), &CmafMuxer::on_write, m->ctx_, m->io_,
+                                    m->video_.held);
       !s)
     return wrap("cmaf muxer: create", s.error());
+  m->audio_.held.reset(av_packet_alloc());
+  if (!m->audio_.held) return fail("create: allocate packet", AVERROR(ENOMEM));
   AVFormatContext* ctx = m->ctx_.get();
   int ret = 0;
 
@@ -138,11 +143,13 @@ int CmafMuxer::on_write(void* opaque, uint8_t* buf, int size) noexcept {
 
 Status CmafMuxer::write(const AccessUnit& unit) {
   if (const char* problem = unit_problem(unit)) return fail(std::string("write: ") + problem);
+  if (const int ret = std::exchange(cut_error_, 0); ret < 0)
+    return fail("write the frames before the last cut", ret);
   const uint8_t* data = unit.data->data();
   size_t size = unit.data->size();
   if (unit.track == Track::video) {
     if (video_.index < 0) return fail("write: video frame but no video track");
-    return send(video_, unit, data, size, "write video frame");
+    return hold(video_, unit, data, size, "write video frame");
   }
   if (audio_.index < 0) return fail("write: audio frame but no audio track");
   // Some encoders put ADTS in FLV anyway: mp4 carries raw AAC (ISO 14496-3 1.A.2.2.1: 7 header bytes,
@@ -153,43 +160,57 @@ Status CmafMuxer::write(const AccessUnit& unit) {
     data += header;
     size -= header;
   }
-  return send(audio_, unit, data, size, "write audio frame");
+  return hold(audio_, unit, data, size, "write audio frame");
 }
 
-Status CmafMuxer::send(TrackState& track, const AccessUnit& unit, const uint8_t* data, size_t size,
+Status CmafMuxer::hold(TrackState& track, const AccessUnit& unit, const uint8_t* data, size_t size,
                        const char* what) {
-  AVPacket* pkt = pkt_.get();
+  int64_t dts = av_rescale_q(unit.dts, k90kHz, track.time_base);
+  const int64_t pts = av_rescale_q(unit.pts, k90kHz, track.time_base);
+  // Equal (or, after rounding to the track's timescale, earlier): one tick on.
+  if (track.last_dts != INT64_MIN && dts <= track.last_dts) dts = track.last_dts + 1;
+  if (track.holding) {
+    if (const int ret = release(track, dts - track.last_dts); ret < 0) return fail(what, ret);
+  }
+  AVPacket* pkt = track.held.get();
   uint8_t* out = reuse_packet_buffer(pkt, size);
   if (out == nullptr) return fail(what, AVERROR(ENOMEM));
   std::memcpy(out, data, size);
-  int64_t dts = av_rescale_q(unit.dts, k90kHz, track.time_base);
-  const int64_t pts = av_rescale_q(unit.pts, k90kHz, track.time_base);
-  if (track.last_dts != INT64_MIN) {
-    if (dts > track.last_dts)
-      track.step = dts - track.last_dts;
-    else
-      dts = track.last_dts + 1;  // equal (or, after rounding to the track's timescale, earlier)
-  }
   pkt->dts = dts;
   pkt->pts = std::max(pts, dts);
-  // The last frame of a fragment needs a duration of its own: the one before it is the best guess, and
-  // the muxer starts the next fragment where this duration ends, so the track has no gaps.
-  pkt->duration = track.step;
   pkt->stream_index = track.index;
   pkt->flags = (unit.keyframe || &track == &audio_) ? AV_PKT_FLAG_KEY : 0;
   pkt->pos = -1;
-  const int ret = av_write_frame(ctx_.get(), pkt);
-  if (ret < 0) return fail(what, ret);
+  track.holding = true;
   track.last_dts = dts;
   pending_ += size;
   return {};
 }
 
-std::vector<uint8_t> CmafMuxer::cut() {
+int CmafMuxer::release(TrackState& track, int64_t duration) {
+  track.holding = false;
+  track.step_before = track.step;
+  track.step = duration;
+  AVPacket* pkt = track.held.get();
+  pkt->duration = duration;
+  return av_write_frame(ctx_.get(), pkt);
+}
+
+std::vector<uint8_t> CmafMuxer::cut(Ticks90k end_dts) {
   if (pending_ == 0) return {};
-  // A failure here (out of memory in on_write) stays in the IO context and fails the next write().
+  // A failure here fails the next write(): out of memory in on_write stays in the IO context, a frame
+  // libavformat refused is kept in cut_error_.
+  const TrackState& main = main_track();
+  for (TrackState* track : {&video_, &audio_}) {
+    if (!track->holding) continue;
+    const int64_t end = end_dts >= 0 ? av_rescale_q(end_dts, k90kHz, track->time_base) : INT64_MIN;
+    int64_t duration = track->step_before > 0 ? std::min(track->step, track->step_before) : track->step;
+    if (track == &main && end > track->last_dts) duration = end - track->last_dts;
+    if (const int ret = release(*track, std::max<int64_t>(duration, 1)); ret < 0) cut_error_ = ret;
+  }
   av_write_frame(ctx_.get(), nullptr);
   avio_flush(io_.get());
+  av_opt_set(ctx_->priv_data, "movflags", "+frag_discont", 0);
   pending_ = 0;
   return out_.take();
 }

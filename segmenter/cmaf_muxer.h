@@ -19,13 +19,14 @@ namespace livegate {
 // fragment (moof + mdat), which HlsStream serves as a part and, joined with its neighbours, as a
 // segment. A configuration change makes a new muxer, so a new init segment (EXT-X-MAP).
 //
-// Timing: video is in a 90 kHz track, audio in one at its sample rate. The first fragment's
-// baseMediaDecodeTime (tfdt) is the time we gave, not a count from zero per muxer (frag_discont), so a
-// new muxer after a republish or a discontinuity carries on the playlist's timeline and audio keeps its
-// offset to video. The last frame of a fragment lasts as long as the frame before it (the next one is
-// not known yet) and the next fragment starts where it ends, so a track has no gaps or overlaps; the
-// first frame of a fragment can thus start a step's difference (with RTMP's millisecond clock, 1 ms)
-// from its timestamp, which shows in audio (video keeps its PTS through the composition offset).
+// Timing: video is in a 90 kHz track, audio in one at its sample rate. Every fragment's
+// baseMediaDecodeTime (tfdt) is the DTS of its first frame as we gave it (frag_discont, set again at
+// each cut), not a count from zero per muxer nor the sum of the durations before it, so a new muxer after
+// a republish or a discontinuity carries on the playlist's timeline, audio keeps its offset to video, and
+// a guessed duration never moves a later frame. A frame's duration is the step to the track's next frame,
+// so each track holds its newest frame back until the next one comes (or the cut): the main track's last
+// frame in a fragment lasts until cut()'s end_dts, the other track's for a guess: the shorter of its
+// last two steps, so with RTMP's millisecond clock the next fragment starts at most 1 ms after it ends.
 // B-frames: composition offsets are positive (trun version 0) and each video frame is presented at
 // exactly the PTS we gave, by FFmpeg as by browsers. Offsets are relative to the moof
 // (default_base_moof), so each fragment stands alone. AAC priming: the encoder's first frames go out as
@@ -45,10 +46,11 @@ class CmafMuxer final : public Muxer {
 
   // Video frames keep their length-prefixed NAL units (the avcC in the init segment describes them);
   // AAC frames go in raw (an ADTS header an encoder sent is taken off). An equal DTS on a track is
-  // written one tick later, as libavformat needs DTS strictly increasing per track.
+  // written one tick later, as libavformat needs DTS strictly increasing per track. The frame is held
+  // until the track's next one or the cut: a failure to hand the one before it to libavformat shows here.
   [[nodiscard]] Status write(const AccessUnit& unit) override;
   // One moof + mdat with every frame written since the last cut; empty if there was none.
-  std::vector<uint8_t> cut() override;
+  std::vector<uint8_t> cut(Ticks90k end_dts) override;
   // Sample bytes written since the last cut (the moof adds a few bytes per sample).
   size_t pending_bytes() const noexcept override { return pending_; }
 
@@ -64,20 +66,26 @@ class CmafMuxer final : public Muxer {
   struct TrackState {
     int index = -1;
     AVRational time_base{1, 90000};  // the track's, once the header is written
-    int64_t last_dts = INT64_MIN;    // in time_base
-    int64_t step = 0;                // the last DTS step, in time_base: the duration of the next frame
+    PacketPtr held;                  // the newest frame, not yet given to libavformat
+    bool holding = false;
+    int64_t last_dts = INT64_MIN;  // of the newest frame, in time_base
+    int64_t step = 0;              // the last DTS step, in time_base
+    int64_t step_before = 0;       // the one before it
   };
-  Status send(TrackState& track, const AccessUnit& unit, const uint8_t* data, size_t size, const char* what);
+  TrackState& main_track() noexcept { return video_.index >= 0 ? video_ : audio_; }
+  Status hold(TrackState& track, const AccessUnit& unit, const uint8_t* data, size_t size, const char* what);
+  // Gives the held frame to libavformat, lasting `duration` (time_base).
+  int release(TrackState& track, int64_t duration);
   static int on_write(void* opaque, uint8_t* buf, int size) noexcept;
 
   ChunkBuffer out_;  // declared before io_ and ctx_, which write into it
   AvioContextPtr io_;
   FormatContextPtr ctx_;
-  PacketPtr pkt_;
   TrackState video_;
   TrackState audio_;
   AudioCodec audio_codec_ = AudioCodec::none;
   size_t pending_ = 0;
+  int cut_error_ = 0;  // libavformat refused a frame at the last cut: the next write() says so
   std::shared_ptr<const std::vector<uint8_t>> init_;
 };
 

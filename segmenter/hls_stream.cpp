@@ -200,7 +200,7 @@ bool HlsStream::close_part(Ticks90k end_dts) {
   bool any = false;
   for (Output& o : outputs_) {
     if (o.kind != Packaging::cmaf) continue;
-    auto bytes = std::make_shared<const std::vector<uint8_t>>(o.muxer->cut());
+    auto bytes = std::make_shared<const std::vector<uint8_t>>(o.muxer->cut(end_dts));
     if (bytes->empty()) continue;
     Part part;
     part.seq = next_seq_;
@@ -319,7 +319,7 @@ void HlsStream::close_segment(Ticks90k end_dts) {
     o.parts.clear();
     o.parts_bytes = 0;
     if (o.kind == Packaging::ts) {
-      bytes.push_back(o.muxer->cut());
+      bytes.push_back(o.muxer->cut(end_dts));
       continue;
     }
     // The segment is its parts joined.

@@ -12,6 +12,9 @@
 
 namespace livegate {
 
+// cut()'s end_dts when no frame follows.
+inline constexpr Ticks90k kUnknownEnd = -1;
+
 // One per stream and codec configuration: a configuration change makes a new one. Frames come in DTS
 // order across tracks; timestamps are 90 kHz, >= 0, DTS non-decreasing per track, PTS >= DTS.
 class Muxer {
@@ -19,8 +22,11 @@ class Muxer {
   virtual ~Muxer() = default;
   [[nodiscard]] virtual Status write(const AccessUnit& unit) = 0;
   // Ends what is being written (a TS segment, a CMAF fragment) and returns its bytes: every frame
-  // written since the last cut. Empty when nothing was written.
-  virtual std::vector<uint8_t> cut() = 0;
+  // written since the last cut. Empty when nothing was written. `end_dts`: where the media written ends,
+  // the DTS of the next frame of the main track (video, else audio) when one follows, else
+  // kUnknownEnd. A muxer that writes frame durations (CMAF) gives that track's last frame the time up
+  // to it.
+  virtual std::vector<uint8_t> cut(Ticks90k end_dts) = 0;
   // About how many bytes the next cut() returns, for the segment size limit.
   virtual size_t pending_bytes() const noexcept = 0;
 };

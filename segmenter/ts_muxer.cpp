@@ -335,7 +335,7 @@ Status TsMuxer::send(int stream_index, Ticks90k& last_dts, const AccessUnit& uni
   return {};
 }
 
-std::vector<uint8_t> TsMuxer::cut() {
+std::vector<uint8_t> TsMuxer::cut(Ticks90k /*end_dts: TS carries no durations*/) {
   // mpegtsenc holds the last audio frame back to pack it with the next one; a null packet writes out
   // every pending PES. The only failure possible here, out of memory in on_write, stays in the IO
   // context and fails the next write().

@@ -46,7 +46,7 @@ class TsMuxer final : public Muxer {
 
   // Ends the current segment: pushes out pending PES data so every frame written so far is in the
   // returned bytes, and arms PAT/PMT for the start of the next segment.
-  std::vector<uint8_t> cut() override;
+  std::vector<uint8_t> cut(Ticks90k end_dts) override;
 
   // Bytes produced since the last cut (written out or still in the IO buffer). An audio frame that
   // libavformat holds back to pack into a PES is not counted until the next write or cut().

@@ -102,7 +102,7 @@ Run run(CmafMuxer& m, const std::vector<AccessUnit>& units, CutBefore cut_before
   r.written.emplace_back();
   for (size_t i = 0; i < units.size(); ++i) {
     if (i > 0 && cut_before(units[i], i)) {
-      r.fragments.push_back(m.cut());
+      r.fragments.push_back(m.cut(units[i].dts));  // the rules cut before a frame of the main track
       CHECK(m.pending_bytes() == 0);
       r.written.emplace_back();
     }
@@ -112,7 +112,7 @@ Run run(CmafMuxer& m, const std::vector<AccessUnit>& units, CutBefore cut_before
     CHECK(m.pending_bytes() > before);
     r.written.back().push_back(units[i]);
   }
-  r.fragments.push_back(m.cut());
+  r.fragments.push_back(m.cut(kUnknownEnd));
   return r;
 }
 
@@ -270,7 +270,7 @@ TEST_CASE("cmaf muxer: presents every frame when TS does, B-frames and AAC primi
   REQUIRE(ts.ok());
   const Run r = run(**cmaf, units, before_keyframe);
   for (const AccessUnit& u : units) REQUIRE((*ts)->write(u).ok());
-  const Demuxed from_ts = demux((*ts)->cut(), "mpegts");
+  const Demuxed from_ts = demux((*ts)->cut(kUnknownEnd), "mpegts");
   const Demuxed from_cmaf = demux(join(r.init, r.fragments), "mp4");
   const AVRational ts_tb{1, 90000};
   CHECK(demuxed_pts(from_cmaf, AVMEDIA_TYPE_VIDEO, AVRational{1, 90000}) ==
@@ -281,6 +281,39 @@ TEST_CASE("cmaf muxer: presents every frame when TS does, B-frames and AAC primi
   // The first frames of both tracks keep their offset: video's first PTS is after its first DTS.
   CHECK(pts_of(units, Track::video).front() > units.front().dts);
   CHECK(ffmpeg_errors.count() == 0);
+}
+
+TEST_CASE("cmaf muxer: RTMP's millisecond clock: no complaint from libavformat, every time kept") {
+  // FLV carries DTS and composition time in whole milliseconds, so the DTS steps of a steady stream
+  // jitter by 1 ms (AAC at 48 kHz: 21, 21, 22 ms; 30 fps: 33, 33, 34 ms). A fragment's last frame must
+  // not be given a duration that reaches past the next fragment's first DTS, nor one that falls short
+  // of it: libavformat would start the next fragment where the duration ends, moving every frame in it
+  // (and, past the next DTS, drop the first frame's PTS: a B-frame shown at the wrong time).
+  FfmpegErrors ffmpeg_complaints(true, AV_LOG_WARNING);
+  auto video = encode_h264(90);
+  auto audio = encode_audio("aac", 48000, 3.0);
+  REQUIRE(video);
+  REQUIRE(audio);
+  std::vector<AccessUnit> units = interleave(video->units, audio->units, 7 * 90000);
+  const auto to_ms = [](Ticks90k t) { return (t + 45) / 90 * 90; };
+  for (AccessUnit& u : units) {
+    u.dts = to_ms(u.dts);
+    u.pts = to_ms(u.pts);
+  }
+  auto created = CmafMuxer::create(video->config, audio->config);
+  REQUIRE(created.ok());
+  int since_cut = 0;  // parts of at most 4 video frames, as LL-HLS cuts them at 333 ms and below
+  const Run r = run(**created, units, [&](const AccessUnit& u, size_t) {
+    if (u.track != Track::video) return false;
+    const bool cut = since_cut > 0 && (u.keyframe || since_cut == 4);
+    since_cut = cut ? 1 : since_cut + 1;
+    return cut;
+  });
+  REQUIRE(r.fragments.size() > 20);
+  const Demuxed d = demux(join(r.init, r.fragments), "mp4");
+  CHECK(demuxed_pts(d, AVMEDIA_TYPE_VIDEO, AVRational{1, 90000}) == pts_of(units, Track::video));
+  CHECK(close_to(demuxed_pts(d, AVMEDIA_TYPE_AUDIO, AVRational{1, 48000}), pts_of(units, Track::audio), 2));
+  CHECK(ffmpeg_complaints.count() == 0);
 }
 
 TEST_CASE("cmaf muxer: a new muxer carries on the timeline (republish, new configuration)") {
@@ -347,7 +380,7 @@ TEST_CASE("cmaf muxer: bad access units are refused, an equal DTS is moved on, t
   auto created = CmafMuxer::create(video->config, std::nullopt);
   REQUIRE(created.ok());
   CmafMuxer& m = **created;
-  CHECK(m.cut().empty());  // nothing written: no fragment
+  CHECK(m.cut(kUnknownEnd).empty());  // nothing written: no fragment
   auto expect_error = [&](const AccessUnit& u, const char* words) {
     const Status s = m.write(u);
     REQUIRE_FALSE(s.ok());

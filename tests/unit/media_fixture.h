@@ -42,13 +42,15 @@ using CodecParametersPtr = std::unique_ptr<AVCodecParameters, CodecParametersDel
 using InputContextPtr = std::unique_ptr<AVFormatContext, InputContextDeleter>;
 
 // While alive, FFmpeg's log goes through here: errors are counted (a demuxer or decoder complaint is a
-// test failure) and printed, the chatter below error level is dropped.
+// test failure) and printed, the chatter below `level` (error, unless a test also counts warnings) is
+// dropped.
 class FfmpegErrors {
  public:
   // `report`: print each error as a test message (off where an error is what the test expects).
-  explicit FfmpegErrors(bool report = true) {
+  explicit FfmpegErrors(bool report = true, int level = AV_LOG_ERROR) {
     count_ = 0;
     report_ = report;
+    level_ = level;
     av_log_set_callback(&FfmpegErrors::callback);
   }
   ~FfmpegErrors() { av_log_set_callback(&av_log_default_callback); }
@@ -60,7 +62,7 @@ class FfmpegErrors {
 
  private:
   static void callback(void* avcl, int level, const char* fmt, va_list vl) {
-    if (level > AV_LOG_ERROR) return;
+    if (level > level_) return;
     ++count_;
     char line[1024];
     int print_prefix = 1;
@@ -69,6 +71,7 @@ class FfmpegErrors {
   }
   static inline int count_ = 0;
   static inline bool report_ = true;
+  static inline int level_ = AV_LOG_ERROR;
 };
 
 AccessUnit make_unit(Track track, Ticks90k dts, Ticks90k pts, bool key, Bytes bytes);

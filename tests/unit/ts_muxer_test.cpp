@@ -52,7 +52,7 @@ MuxRun run(TsMuxer& muxer, const std::vector<AccessUnit>& units,
   for (size_t i = 0; i < units.size(); ++i) {
     const AccessUnit& u = units[i];
     if (i > 0 && cut_before(u, i)) {
-      r.segments.push_back(muxer.cut());
+      r.segments.push_back(muxer.cut(kUnknownEnd));
       CHECK(muxer.pending_bytes() == 0);
       r.expected.emplace_back();
     }
@@ -69,7 +69,7 @@ MuxRun run(TsMuxer& muxer, const std::vector<AccessUnit>& units,
     REQUIRE_MESSAGE(s.ok(), s.error());
     CHECK(muxer.pending_bytes() >= before);
   }
-  r.segments.push_back(muxer.cut());
+  r.segments.push_back(muxer.cut(kUnknownEnd));
   return r;
 }
 
@@ -415,7 +415,7 @@ TEST_CASE("ts muxer: an equal DTS on a track is accepted") {
     const Status s = (*muxer)->write(u);
     REQUIRE_MESSAGE(s.ok(), s.error());
   }
-  const Demuxed d = demux((*muxer)->cut(), "mpegts");
+  const Demuxed d = demux((*muxer)->cut(kUnknownEnd), "mpegts");
   const auto packets = d.of(d.find(AVMEDIA_TYPE_AUDIO));
   REQUIRE(packets.size() == units.size());
   CHECK(packets[3]->pts == units[2].dts + 1);  // one 90 kHz tick later
