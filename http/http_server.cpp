@@ -299,7 +299,7 @@ class HttpServer::Worker final : public HttpConnection::Owner {
       "livegate_http_held_answer_seconds",
       "From a stream publishing a part or segment to each request held for it (LL-HLS blocking reload, "
       "preload hint) being answered: the response handed to the socket.",
-      {0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 1});
+      {0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1});
 };
 
 HttpServer::HttpServer(const HttpConfig& config, const StreamStore& store, Metrics& metrics,

@@ -1043,6 +1043,20 @@ def part_ll_players(args, work, media, results):
             gen.stop()
             server.stop()
     part["players"] = args.players
+    ll = out.get("livegate-ll")
+    if ll and ll.get("parts_seen") and ll.get("players_answered"):
+        # The kernel's floor for the same fan-out: each viewer's bytes per part, handed to as many loopback
+        # sockets at once by a bare write() loop, with another process reading them.
+        part_bytes = ll["part_mbit_s"] * 1e6 / 8 * ll["window_s"] / (ll["parts_seen"] * ll["players_answered"])
+        report = os.path.join(work, "fanout-floor.json")
+        log(f"ll_players: kernel floor, {args.players} sockets x {part_bytes / 1024:.0f} KiB per burst")
+        floor = Proc("fanout-floor", [args.fanout_floor, "--viewers", str(args.players), "--bytes",
+                                      str(int(part_bytes)), "--bursts", "30", "--report", report], work)
+        if floor.wait(120) is None:
+            floor.stop()
+            raise RuntimeError("fanout_floor did not finish")
+        with open(report) as f:
+            part["floor"] = json.load(f)
     save(args, results)
 
 
@@ -1163,6 +1177,7 @@ def main():
     ap.add_argument("--livegate-label", help="what livegate is, for the report (default: git describe)")
     ap.add_argument("--loadgen", help="default: BUILD/tests/bench/loadgen")
     ap.add_argument("--players-bin", help="default: BUILD/tests/bench/players")
+    ap.add_argument("--fanout-floor", help="default: BUILD/tests/bench/fanout_floor")
     ap.add_argument("--only", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma list of: " + ", ".join(SERVERS))
     ap.add_argument("--ns", default="1,20,50,100,200,500", help="publisher counts for the ingest sweep")
@@ -1204,6 +1219,7 @@ def main():
     args.livegate = args.livegate or os.path.join(args.build_dir, "livegate")
     args.loadgen = args.loadgen or os.path.join(args.build_dir, "tests", "bench", "loadgen")
     args.players_bin = args.players_bin or os.path.join(args.build_dir, "tests", "bench", "players")
+    args.fanout_floor = args.fanout_floor or os.path.join(args.build_dir, "tests", "bench", "fanout_floor")
     if not args.livegate_label:
         args.livegate_label = first_line(["git", "-C", REPO, "describe", "--always", "--dirty"])
     for path in (args.results, args.out, args.chart):
@@ -1217,7 +1233,7 @@ def main():
     if args.render_only:
         render(args, results)
         return
-    for b in (args.livegate, args.loadgen, args.players_bin):
+    for b in (args.livegate, args.loadgen, args.players_bin, args.fanout_floor):
         if not os.access(b, os.X_OK):
             sys.exit(f"bench: {b} not found; build with -DLIVEGATE_BENCH=ON (see tests/bench/README.md)")
 

@@ -465,6 +465,16 @@ def ll_players_section(results):
     s.append(table([""] + [label for _, label in shown], rows))
     s.append("\nAn LL-HLS request is answered when its part exists, so its request time is mostly the wait "
              "for the part (up to one part target, 333 ms).\n")
+    floor = part.get("floor")
+    if floor and floor.get("handed_ms"):
+        h, c = floor["handed_ms"], floor["complete_ms"]
+        s.append(f"\n*The kernel's floor* (`fanout_floor`, same run, no server code): one thread hands "
+                 f"{floor['bytes'] / 1024:.0f} KiB (the viewers' mean part) to each of {floor['viewers']} loopback "
+                 f"sockets at once with `write()`, every {floor['interval_ms']} ms, {floor['bursts']} times, while "
+                 f"another process reads them all: a socket's bytes are handed {h['p50']:.1f} ms (p50), "
+                 f"{h['p99']:.1f} ms (p99) after the burst begins, the whole burst takes {c['p50']:.1f} ms (p50), "
+                 f"{c['max']:.1f} ms (max); {floor['partial_writes']} writes of {floor['viewers'] * floor['bursts']} "
+                 "did not fit the socket at once.\n")
     return "".join(s)
 
 

@@ -380,12 +380,15 @@ class LowLatencyTest(unittest.TestCase):
         self.assertNotIn("failure", r, json.dumps(r)[-3000:] + context)
         latencies = sorted(s["latency"] for s in samples if s.get("latency"))
         median = latencies[len(latencies) // 2] if latencies else None
-        summary = (f"first frame {r['firstFrameMs']:.0f} ms after the page began loading; playlist {r['playlist']}; "
+        first = r.get("firstFrameMs")
+        summary = (f"first frame {'none' if first is None else f'{first:.0f} ms'} after the page began loading; "
+                   f"playlist {r.get('playlist')}; "
                    f"stalls (at, s): {stalls}; position {samples[0]['t']:.1f} -> {samples[-1]['t']:.1f}; "
                    f"hls.js latency median {median} s, max {latencies[-1] if latencies else None} s; "
                    f"errors {r['errors']}")
         print("\nlow latency: " + summary, file=sys.stderr)
         message = summary + context
+        self.assertTrue(r.get("playlist"), "the page reported no playlist details" + message)
         self.assertTrue(r["playlist"]["url"].split("?")[0].endswith(f"/live/{key}/ll.m3u8"), message)
         self.assertTrue(r["playlist"]["canBlockReload"], message)
         self.assertAlmostEqual(r["playlist"]["partTarget"], 0.333, places=3, msg=message)
@@ -396,6 +399,7 @@ class LowLatencyTest(unittest.TestCase):
         self.assertEqual(r["errors"], [], message)
         Watcher.assert_played_on(self, samples, stalls, 0, 1.0, 0.5, self.WATCH_S - 2, (1280, 720), message)
         # hls.js plays PART-HOLD-BACK (1 s) behind the newest part it knows of.
+        self.assertTrue(latencies, "hls.js reported no latency" + message)
         self.assertLess(median, 2.0, message)
 
 
