@@ -24,7 +24,7 @@ const char* to_string(AudioCodec c) noexcept;
 
 struct VideoConfig {
   VideoCodec codec = VideoCodec::none;
-  std::vector<uint8_t> avcc;  // AVCDecoderConfigurationRecord as received (ISO 14496-15 5.2.4.1)
+  std::vector<uint8_t> record;  // AVCDecoderConfigurationRecord as received (ISO 14496-15 5.2.4.1)
   std::vector<std::vector<uint8_t>> sps;
   std::vector<std::vector<uint8_t>> pps;
   uint8_t nal_length_size = 4;
@@ -34,18 +34,18 @@ struct VideoConfig {
   uint32_t height = 0;
   double frame_rate = 0;  // from the SPS VUI timing info, 0 when absent
 
-  bool operator==(const VideoConfig& o) const { return avcc == o.avcc && codec == o.codec; }
+  bool operator==(const VideoConfig& o) const { return record == o.record && codec == o.codec; }
 };
 
 struct AudioConfig {
   AudioCodec codec = AudioCodec::none;
-  std::vector<uint8_t> asc;  // AAC AudioSpecificConfig as received (ISO 14496-3 1.6.2.1)
+  std::vector<uint8_t> record;  // AAC AudioSpecificConfig as received (ISO 14496-3 1.6.2.1)
   uint8_t object_type = 0;   // AAC audio object type (2 = LC)
   uint32_t sample_rate = 0;
   uint8_t channels = 0;
 
   bool operator==(const AudioConfig& o) const {
-    return codec == o.codec && asc == o.asc && sample_rate == o.sample_rate && channels == o.channels;
+    return codec == o.codec && record == o.record && sample_rate == o.sample_rate && channels == o.channels;
   }
 };
 

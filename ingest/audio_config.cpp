@@ -50,7 +50,7 @@ Result<AudioConfig> parse_aac_config(Bytes asc) {
   BitReader br(asc);
   AudioConfig config;
   config.codec = AudioCodec::aac;
-  config.asc.assign(asc.begin(), asc.end());
+  config.record.assign(asc.begin(), asc.end());
 
   config.object_type = read_object_type(br);
   if (br.failed()) return Error{"ASC: truncated audioObjectType (" + std::to_string(asc.size()) + " bytes)"};

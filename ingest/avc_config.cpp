@@ -239,7 +239,7 @@ Result<VideoConfig> parse_avcc(Bytes avcc) {
 
   VideoConfig config;
   config.codec = VideoCodec::h264;
-  config.avcc.assign(avcc.begin(), avcc.end());
+  config.record.assign(avcc.begin(), avcc.end());
   config.nal_length_size = length_size;
 
   auto read_sets = [&](size_t count, uint8_t nal_type, const char* name,

@@ -56,7 +56,7 @@ Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoCo
                                                      const std::optional<AudioConfig>& audio) {
   if (const char* problem = track_problem(video, audio)) return fail(std::string("create: ") + problem);
   quiet_ffmpeg_log();
-  if (video && video->avcc.size() < 7) return fail("create: H.264 configuration without an avcC");
+  if (video && video->record.size() < 7) return fail("create: H.264 configuration without an avcC");
   if (audio && audio->sample_rate == 0) return fail("create: audio without a sample rate");
 
   auto m = std::make_unique<CmafMuxer>(Key{});
@@ -77,7 +77,7 @@ Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoCo
     st->codecpar->codec_id = AV_CODEC_ID_H264;
     st->codecpar->width = static_cast<int>(video->width);
     st->codecpar->height = static_cast<int>(video->height);
-    ret = set_extradata(st->codecpar, video->avcc.data(), video->avcc.size());
+    ret = set_extradata(st->codecpar, video->record.data(), video->record.size());
     if (ret < 0) return fail("create: video extradata", ret);
     m->video_.index = st->index;
     m->video_.step = video->frame_rate > 0 ? static_cast<int64_t>(90000 / video->frame_rate) : 3000;
@@ -91,7 +91,7 @@ Result<std::unique_ptr<CmafMuxer>> CmafMuxer::create(const std::optional<VideoCo
     st->codecpar->sample_rate = static_cast<int>(audio->sample_rate);
     av_channel_layout_default(&st->codecpar->ch_layout, audio->channels > 0 ? audio->channels : 2);
     if (audio->codec == AudioCodec::aac) {
-      ret = set_extradata(st->codecpar, audio->asc.data(), audio->asc.size());
+      ret = set_extradata(st->codecpar, audio->record.data(), audio->record.size());
       if (ret < 0) return fail("create: audio extradata", ret);
     }
     // Samples per frame: AAC 1024; MP3 1152 (MPEG-1), 576 (MPEG-2/2.5, rates below 32 kHz).

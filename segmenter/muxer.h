@@ -39,7 +39,7 @@ inline const char* track_problem(const std::optional<VideoConfig>& video,
   if (video && video->codec != VideoCodec::h264) return "video codec is not H.264";
   if (audio && audio->codec != AudioCodec::aac && audio->codec != AudioCodec::mp3)
     return "audio codec is neither AAC nor MP3";
-  if (audio && audio->codec == AudioCodec::aac && audio->asc.empty())
+  if (audio && audio->codec == AudioCodec::aac && audio->record.empty())
     return "AAC configuration without AudioSpecificConfig";
   return nullptr;
 }

@@ -156,12 +156,12 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const std::optional<VideoConfig
     st->codecpar->sample_rate = static_cast<int>(audio->sample_rate);
     if (audio->channels > 0) av_channel_layout_default(&st->codecpar->ch_layout, audio->channels);
     if (audio->codec == AudioCodec::aac) {
-      ret = set_extradata(st->codecpar, audio->asc.data(), audio->asc.size());
+      ret = set_extradata(st->codecpar, audio->record.data(), audio->record.size());
       if (ret < 0) return fail("create: audio extradata", ret);
       // libavformat 5.1 does add ADTS to raw AAC itself, through a nested "adts" muxer writing each
       // frame into a freshly allocated dynamic buffer. Writing the 7 bytes here saves that allocation
       // and copy per frame; libavformat sees the ADTS sync word and passes the frame through.
-      if (auto f = adts_fields(audio->asc)) {
+      if (auto f = adts_fields(audio->record)) {
         m->adts_by_hand_ = true;
         m->adts_fixed_[0] = 0xFF;
         m->adts_fixed_[1] = 0xF1;  // sync, MPEG-4, layer 0, no CRC

@@ -55,7 +55,7 @@ void check_aac(Bytes asc) {
     return;
   }
   FUZZ_CHECK(config->codec == AudioCodec::aac);
-  FUZZ_CHECK(config->asc.size() == asc.size());
+  FUZZ_CHECK(config->record.size() == asc.size());
   FUZZ_CHECK(config->object_type != 0);
   FUZZ_CHECK(config->sample_rate > 0);
   FUZZ_CHECK(config->channels <= 8 && config->channels != 7);  // configuration 7 is 7.1

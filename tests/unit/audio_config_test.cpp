@@ -36,7 +36,7 @@ TEST_CASE("audio config: AAC-LC configs from ffmpeg") {
   CHECK(stereo.object_type == 2);
   CHECK(stereo.sample_rate == 48000);
   CHECK(stereo.channels == 2);
-  CHECK(stereo.asc == hex("119056e500"));
+  CHECK(stereo.record == hex("119056e500"));
 
   // The same at sample_rate=44100 with -ac 1.
   auto mono = must_parse_aac("120856e500");
@@ -46,7 +46,7 @@ TEST_CASE("audio config: AAC-LC configs from ffmpeg") {
 
   auto plain = must_parse_aac("1190");
   CHECK(plain.sample_rate == 48000);
-  CHECK(plain.asc == hex("1190"));
+  CHECK(plain.record == hex("1190"));
 }
 
 TEST_CASE("audio config: HE-AAC explicit signalling keeps the object type, reports the core") {

@@ -22,7 +22,7 @@ namespace {
 // dropped. Expected values agree with ffprobe on the same files.
 struct RealAvcc {
   const char* name;
-  const char* avcc;
+  const char* record;
   uint8_t profile, constraint_flags, level;
   uint32_t width, height;
   double frame_rate;
@@ -325,11 +325,11 @@ TEST_CASE("avc config: bit reader limits ue(v) to 31 leading zeros") {
 TEST_CASE("avc config: real avcC records from x264") {
   for (const auto& real : kReal) {
     CAPTURE(real.name);
-    const auto bytes = hex(real.avcc);
+    const auto bytes = hex(real.record);
     auto config = parse_avcc(bytes);
     REQUIRE_MESSAGE(config.ok(), config.error());
     CHECK(config->codec == VideoCodec::h264);
-    CHECK(config->avcc == bytes);
+    CHECK(config->record == bytes);
     CHECK(config->nal_length_size == 4);
     CHECK(config->profile == real.profile);
     CHECK(config->level == real.level);
@@ -350,7 +350,7 @@ TEST_CASE("avc config: real avcC records from x264") {
 }
 
 TEST_CASE("avc config: avcC parameter sets") {
-  const VideoConfig config = must_parse(kReal[0].avcc);
+  const VideoConfig config = must_parse(kReal[0].record);
   CHECK(config.sps[0] == hex("674d401feca02802dd8088000003000800000301e078c18cb0"));
   CHECK(config.pps[0] == hex("68ebe3cb20"));
 }
@@ -373,7 +373,7 @@ TEST_CASE("avc config: avcC with several parameter sets, 1- and 2-byte lengths, 
   CHECK(one->pps.empty());
 
   // Bytes after the PPS list (the high profile extension, or anything else) are not our concern.
-  auto trailing = parse_avcc(hex(std::string(kReal[0].avcc) + "fdf8f800"));
+  auto trailing = parse_avcc(hex(std::string(kReal[0].record) + "fdf8f800"));
   REQUIRE(trailing.ok());
   CHECK(trailing->height == 720);
 }
@@ -383,7 +383,7 @@ TEST_CASE("avc config: malformed avcC records are errors") {
 
   for (const auto& real : kReal) {
     CAPTURE(real.name);
-    const auto bytes = hex(real.avcc);
+    const auto bytes = hex(real.record);
     // x264's high profile records end in 4 optional extension bytes; cutting those is still valid.
     const size_t need = bytes.size() - (real.profile >= 100 ? 4 : 0);
     for (size_t n = 0; n < need; ++n) {
@@ -697,7 +697,7 @@ TEST_CASE("avc config: malformed SPS NAL units are errors") {
 
   // Every prefix of every real SPS, and of built ones that reach the rarer fields.
   std::vector<std::vector<uint8_t>> all;
-  for (const auto& real : kReal) all.push_back(must_parse(real.avcc).sps[0]);
+  for (const auto& real : kReal) all.push_back(must_parse(real.record).sps[0]);
   SpsFields rare;
   rare.scaling_matrix = true;
   rare.scaling_lists = {std::vector<int>(16, 1), {}, {}, {}, {}, {}, std::vector<int>(64, 1)};
@@ -729,7 +729,7 @@ TEST_CASE("avc config: flipped bits never crash the parsers") {
   // overflow and hangs on each damaged record.
   size_t parsed = 0, rejected = 0;
   for (const auto& real : kReal) {
-    auto bytes = hex(real.avcc);
+    auto bytes = hex(real.record);
     for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
       bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
       auto config = parse_avcc(bytes);

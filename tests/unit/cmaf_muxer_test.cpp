@@ -407,7 +407,7 @@ TEST_CASE("cmaf muxer: an AAC frame that is an ADTS header and nothing more is r
   FfmpegErrors ffmpeg_errors;
   AudioConfig aac;
   aac.codec = AudioCodec::aac;
-  aac.asc = {0x11, 0x90};
+  aac.record = {0x11, 0x90};
   aac.object_type = 2;
   aac.sample_rate = 48000;
   aac.channels = 2;

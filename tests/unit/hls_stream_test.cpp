@@ -26,7 +26,7 @@ VideoConfig video_config() {
 AudioConfig aac_config() {
   AudioConfig a;
   a.codec = AudioCodec::aac;
-  a.asc = {0x11, 0x90};  // AAC-LC, 48 kHz, stereo
+  a.record = {0x11, 0x90};  // AAC-LC, 48 kHz, stereo
   a.object_type = 2;
   a.sample_rate = 48000;
   a.channels = 2;
@@ -152,7 +152,7 @@ TEST_CASE(
   f.run(4, 2);
   f.run(4, 2, true, true, /*base=*/-60 * 90000);  // the encoder's clock jumps back a minute
   AudioConfig other = aac_config();
-  other.asc = {0x12, 0x10};  // 44.1 kHz
+  other.record = {0x12, 0x10};  // 44.1 kHz
   other.sample_rate = 44100;
   f.hls.audio_config(other);
   f.run(4, 2, true, true, -60 * 90000);
@@ -242,7 +242,7 @@ TEST_CASE(
   CHECK_FALSE(f.hls.interrupted());
   REQUIRE(f.hls.snapshot()->ts.segments.size() == 3);  // the open second was closed and listed
   VideoConfig other = video_config();
-  other.avcc.push_back(0);  // another encoder's parameter sets
+  other.record.push_back(0);  // another encoder's parameter sets
   other.width = 640;
   other.height = 360;
   f.hls.video_config(other);
@@ -480,7 +480,7 @@ TEST_CASE(
   f.run(5, 2);
   f.hls.switch_input();
   VideoConfig other = video_config();
-  other.avcc.push_back(0);
+  other.record.push_back(0);
   f.hls.video_config(other);
   f.hls.audio_config(aac_config());
   f.run(4, 2);
@@ -676,7 +676,7 @@ TEST_CASE("hls stream: after a republish the open segment's parts follow a disco
   f.hls.interrupt();
   f.hls.start();
   AudioConfig mono = aac_config();
-  mono.asc = {0x11, 0x88};  // another configuration: a new init segment
+  mono.record = {0x11, 0x88};  // another configuration: a new init segment
   mono.channels = 1;
   f.hls.audio_config(mono);
   f.run(2.0, 2, true, true, 90000 * 100);  // a new clock; its first keyframe at 6 s opens a segment

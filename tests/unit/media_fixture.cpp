@@ -92,14 +92,14 @@ std::optional<VideoInput> encode_h264(int frames, uint8_t nal_length_size) {
   const Bytes& pps = cfg.pps[0];
   cfg.profile = sps[1];
   cfg.level = sps[3];
-  cfg.avcc = {1, sps[1], sps[2], sps[3], static_cast<uint8_t>(0xFC | (nal_length_size - 1)), 0xE1};
-  cfg.avcc.push_back(static_cast<uint8_t>(sps.size() >> 8));
-  cfg.avcc.push_back(static_cast<uint8_t>(sps.size()));
-  cfg.avcc.insert(cfg.avcc.end(), sps.begin(), sps.end());
-  cfg.avcc.push_back(1);
-  cfg.avcc.push_back(static_cast<uint8_t>(pps.size() >> 8));
-  cfg.avcc.push_back(static_cast<uint8_t>(pps.size()));
-  cfg.avcc.insert(cfg.avcc.end(), pps.begin(), pps.end());
+  cfg.record = {1, sps[1], sps[2], sps[3], static_cast<uint8_t>(0xFC | (nal_length_size - 1)), 0xE1};
+  cfg.record.push_back(static_cast<uint8_t>(sps.size() >> 8));
+  cfg.record.push_back(static_cast<uint8_t>(sps.size()));
+  cfg.record.insert(cfg.record.end(), sps.begin(), sps.end());
+  cfg.record.push_back(1);
+  cfg.record.push_back(static_cast<uint8_t>(pps.size() >> 8));
+  cfg.record.push_back(static_cast<uint8_t>(pps.size()));
+  cfg.record.insert(cfg.record.end(), pps.begin(), pps.end());
 
   FramePtr frame(av_frame_alloc());
   PacketPtr pkt(av_packet_alloc());
@@ -157,7 +157,7 @@ std::optional<AudioInput> encode_audio(const char* encoder, int sample_rate, dou
 
   AudioInput in;
   in.config.codec = codec->id == AV_CODEC_ID_AAC ? AudioCodec::aac : AudioCodec::mp3;
-  if (ctx->extradata_size > 0) in.config.asc.assign(ctx->extradata, ctx->extradata + ctx->extradata_size);
+  if (ctx->extradata_size > 0) in.config.record.assign(ctx->extradata, ctx->extradata + ctx->extradata_size);
   in.config.object_type = codec->id == AV_CODEC_ID_AAC ? 2 : 0;
   in.config.sample_rate = static_cast<uint32_t>(sample_rate);
   in.config.channels = 2;

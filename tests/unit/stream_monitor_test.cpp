@@ -534,7 +534,7 @@ struct HlsFeed {
     REQUIRE(v.ok());
     AudioConfig a;
     a.codec = AudioCodec::aac;
-    a.asc = {0x11, 0x90};
+    a.record = {0x11, 0x90};
     a.object_type = 2;
     a.sample_rate = 48000;
     a.channels = 2;

@@ -149,7 +149,7 @@ namespace {
 VideoConfig video(uint32_t width, uint32_t height) {
   VideoConfig c;
   c.codec = VideoCodec::h264;
-  c.avcc = {1, 100, 0, 31, 0xff, uint8_t(width >> 4), uint8_t(height >> 4)};  // tells the two apart
+  c.record = {1, 100, 0, 31, 0xff, uint8_t(width >> 4), uint8_t(height >> 4)};  // tells the two apart
   c.width = width;
   c.height = height;
   return c;

@@ -124,10 +124,10 @@ Bytes ffmpeg_adts(const AudioConfig& config, const std::vector<AccessUnit>& unit
   st->codecpar->sample_rate = static_cast<int>(config.sample_rate);
   av_channel_layout_default(&st->codecpar->ch_layout, config.channels);
   st->codecpar->extradata =
-      static_cast<uint8_t*>(av_mallocz(config.asc.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+      static_cast<uint8_t*>(av_mallocz(config.record.size() + AV_INPUT_BUFFER_PADDING_SIZE));
   REQUIRE(st->codecpar->extradata != nullptr);
-  std::memcpy(st->codecpar->extradata, config.asc.data(), config.asc.size());
-  st->codecpar->extradata_size = static_cast<int>(config.asc.size());
+  std::memcpy(st->codecpar->extradata, config.record.data(), config.record.size());
+  st->codecpar->extradata_size = static_cast<int>(config.record.size());
   REQUIRE(avio_open_dyn_buf(&ctx->pb) == 0);
   REQUIRE(avformat_write_header(ctx.get(), nullptr) >= 0);
   PacketPtr pkt(av_packet_alloc());
@@ -219,7 +219,7 @@ TEST_CASE("ts muxer: create needs a track and a usable configuration") {
   // Object type 31 escape, then the config runs out: too odd for our ADTS writer, so it goes to
   // libavformat's, which refuses it when the header is written.
   AudioConfig bad_asc = no_asc;
-  bad_asc.asc = {0xFF};
+  bad_asc.record = {0xFF};
   FfmpegErrors expected_errors(false);
   auto refused = TsMuxer::create(std::nullopt, bad_asc);
   REQUIRE_FALSE(refused.ok());
