@@ -6,6 +6,9 @@ namespace livegate {
 const char* to_string(VideoCodec c) noexcept {
   switch (c) {
     case VideoCodec::h264: return "h264";
+    case VideoCodec::hevc: return "hevc";
+    case VideoCodec::av1: return "av1";
+    case VideoCodec::vp9: return "vp9";
     case VideoCodec::none: break;
   }
   return "none";
@@ -15,6 +18,7 @@ const char* to_string(AudioCodec c) noexcept {
   switch (c) {
     case AudioCodec::aac: return "aac";
     case AudioCodec::mp3: return "mp3";
+    case AudioCodec::opus: return "opus";
     case AudioCodec::none: break;
   }
   return "none";

@@ -76,6 +76,7 @@ Result<AudioConfig> parse_aac_config(Bytes asc) {
     if (br.failed()) return Error{"ASC: truncated extension"};
     if (core == 0) return Error{"ASC: extension audioObjectType 0 (null object)"};
   }
+  config.codec_string = "mp4a.40." + std::to_string(config.object_type);  // RFC 6381 3.3
   return config;
 }
 

@@ -2,6 +2,7 @@
 #include "ingest/avc_config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 #include <string>
 
@@ -272,6 +273,11 @@ Result<VideoConfig> parse_avcc(Bytes avcc) {
   config.width = sps->width;
   config.height = sps->height;
   config.frame_rate = sps->frame_rate;
+  // RFC 6381 3.3: "avc1." and the SPS's profile_idc, constraint flags and level_idc in hex.
+  char codec[16];
+  std::snprintf(codec, sizeof codec, "avc1.%02x%02x%02x", sps->profile_idc, sps->constraint_flags,
+                sps->level_idc);
+  config.codec_string = codec;
   return config;
 }
 

@@ -105,6 +105,7 @@ Status MediaDemuxer::on_audio(RtmpMs ts, Bytes payload) {
       config.codec = AudioCodec::mp3;
       config.sample_rate = info->sample_rate;
       config.channels = info->channels;
+      config.codec_string = "mp4a.40.34";  // MPEG-1/2 Layer III in MP4 (ISO 14496-3 1.5.1.2)
       if (!audio_ || !(*audio_ == config)) {
         audio_ = config;
         log_info(name_.path(), "audio: mp3 " + std::to_string(config.sample_rate) + " Hz, " +

@@ -62,17 +62,10 @@ std::string render_multivariant(std::span<const Variant> variants) {
 }
 
 std::string codecs_string(const std::optional<VideoConfig>& video, const std::optional<AudioConfig>& audio) {
-  std::string out;
-  if (video && video->codec == VideoCodec::h264 && !video->sps.empty() && video->sps.front().size() >= 4) {
-    const std::vector<uint8_t>& sps = video->sps.front();
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "avc1.%02x%02x%02x", sps[1], sps[2], sps[3]);
-    out += buf;
-  }
-  if (audio && (audio->codec == AudioCodec::aac || audio->codec == AudioCodec::mp3)) {
+  std::string out = video ? video->codec_string : std::string();
+  if (audio && !audio->codec_string.empty()) {
     if (!out.empty()) out += ',';
-    out += "mp4a.40.";
-    append_uint(out, audio->codec == AudioCodec::mp3 ? 34 : audio->object_type);
+    out += audio->codec_string;
   }
   return out;
 }

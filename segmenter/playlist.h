@@ -79,9 +79,9 @@ struct Variant {
 // "#EXTM3U", then an EXT-X-STREAM-INF line and the URI per variant.
 std::string render_multivariant(std::span<const Variant> variants);
 
-// The CODECS attribute for what a stream's segments carry (RFC 6381 3.3): H.264 "avc1.PPCCLL" from the
-// SPS's profile_idc, constraint flags and level_idc; AAC "mp4a.40.<audio object type>" (2 LC, 5 HE,
-// 29 HEv2); MP3 "mp4a.40.34". Empty when there is nothing to say.
+// The CODECS attribute for what a stream's segments carry (RFC 6381 3.3): each track's codec_string, as
+// its parser in ingest made it from the configuration record, video first. Empty when there is nothing
+// to say.
 std::string codecs_string(const std::optional<VideoConfig>& video, const std::optional<AudioConfig>& audio);
 
 // Bit rates of segments for EXT-X-STREAM-INF: the highest of any one segment, and over all of them.

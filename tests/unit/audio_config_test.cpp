@@ -37,6 +37,7 @@ TEST_CASE("audio config: AAC-LC configs from ffmpeg") {
   CHECK(stereo.sample_rate == 48000);
   CHECK(stereo.channels == 2);
   CHECK(stereo.record == hex("119056e500"));
+  CHECK(stereo.codec_string == "mp4a.40.2");
 
   // The same at sample_rate=44100 with -ac 1.
   auto mono = must_parse_aac("120856e500");
@@ -53,6 +54,7 @@ TEST_CASE("audio config: HE-AAC explicit signalling keeps the object type, repor
   // 00101 0111 0010 0100 00010 000: SBR, core 22050, stereo, output 44100, core AOT 2 (LC).
   auto he = must_parse_aac("2b920800");
   CHECK(he.object_type == 5);
+  CHECK(he.codec_string == "mp4a.40.5");
   CHECK(he.sample_rate == 22050);
   CHECK(he.channels == 2);
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -336,6 +337,10 @@ TEST_CASE("avc config: real avcC records from x264") {
     CHECK(config->width == real.width);
     CHECK(config->height == real.height);
     CHECK(config->frame_rate == doctest::Approx(real.frame_rate));
+    char codecs[16];  // RFC 6381 3.3, as ffprobe's profile, constraints and level say
+    std::snprintf(codecs, sizeof codecs, "avc1.%02x%02x%02x", real.profile, real.constraint_flags,
+                  real.level);
+    CHECK(config->codec_string == codecs);
     REQUIRE(config->sps.size() == 1);
     REQUIRE(config->pps.size() == 1);
     CHECK((config->sps[0][0] & 0x1F) == 7);

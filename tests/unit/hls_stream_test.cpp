@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ingest/audio_config.h"
 #include "ingest/avc_config.h"
 #include "segmenter/playlist.h"
 #include "test_bytes.h"
@@ -24,13 +25,9 @@ VideoConfig video_config() {
 }
 
 AudioConfig aac_config() {
-  AudioConfig a;
-  a.codec = AudioCodec::aac;
-  a.record = {0x11, 0x90};  // AAC-LC, 48 kHz, stereo
-  a.object_type = 2;
-  a.sample_rate = 48000;
-  a.channels = 2;
-  return a;
+  auto a = parse_aac_config(hex("1190"));  // AAC-LC, 48 kHz, stereo
+  REQUIRE(a.ok());
+  return *a;
 }
 
 AccessUnit frame(Track track, Ticks90k dts, bool key) {
