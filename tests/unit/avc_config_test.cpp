@@ -10,11 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "bit_writer.h"
 #include "ingest/bit_reader.h"
 #include "test_bytes.h"
 
 using namespace livegate;
+using livegate::testing::BitWriter;
 using livegate::testing::hex;
+using livegate::testing::to_nal;
 
 namespace {
 
@@ -72,52 +75,6 @@ VideoConfig must_parse(std::string_view avcc_hex) {
   auto config = parse_avcc(hex(avcc_hex));
   REQUIRE_MESSAGE(config.ok(), config.error());
   return *config;
-}
-
-// Writes H.264 syntax elements MSB-first, for building SPSs that exercise paths x264 never takes.
-class BitWriter {
- public:
-  void u(unsigned n, uint64_t v) {
-    for (unsigned i = n; i-- > 0;) bit((v >> i) & 1);
-  }
-  void flag(bool b) { bit(b); }
-  void ue(uint64_t v) {  // codeNum v: leading zeros, then v + 1 in binary
-    unsigned len = 0;
-    while ((v + 1) >> len) ++len;
-    u(len - 1, 0);
-    u(len, v + 1);
-  }
-  void se(int64_t v) { ue(v > 0 ? 2 * static_cast<uint64_t>(v) - 1 : 2 * static_cast<uint64_t>(-v)); }
-  // rbsp_trailing_bits(): a stop bit, then zeros to the byte boundary.
-  std::vector<uint8_t> finish() {
-    bit(true);
-    while (bits_ % 8) bit(false);
-    return bytes_;
-  }
-
- private:
-  void bit(bool b) {
-    if (bits_ % 8 == 0) bytes_.push_back(0);
-    if (b) bytes_.back() |= static_cast<uint8_t>(0x80 >> (bits_ % 8));
-    ++bits_;
-  }
-  std::vector<uint8_t> bytes_;
-  size_t bits_ = 0;
-};
-
-// RBSP to NAL unit: the inverse of nal_to_rbsp, so built SPSs look like what an encoder emits.
-std::vector<uint8_t> to_nal(uint8_t header, const std::vector<uint8_t>& rbsp) {
-  std::vector<uint8_t> nal{header};
-  int zeros = 0;
-  for (uint8_t b : rbsp) {
-    if (zeros >= 2 && b <= 3) {
-      nal.push_back(3);
-      zeros = 0;
-    }
-    nal.push_back(b);
-    zeros = b == 0 ? zeros + 1 : 0;
-  }
-  return nal;
 }
 
 // The fields of H.264 7.3.2.1.1 / E.1.1 that a test may want to vary; defaults are a 1920x1080
@@ -249,7 +206,7 @@ std::vector<uint8_t> build_sps(const SpsFields& f) {
       for (uint32_t v : {0u, 0u, 16u, 16u, 2u, 4u}) w.ue(v);
     }
   }
-  return to_nal(0x67, w.finish());
+  return to_nal({0x67}, w.finish());
 }
 
 Result<SpsInfo> sps_of(const SpsFields& f) { return parse_sps(build_sps(f)); }
