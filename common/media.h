@@ -25,7 +25,7 @@ const char* to_string(AudioCodec c) noexcept;
 struct VideoConfig {
   VideoCodec codec = VideoCodec::none;
   // The decoder configuration record as received: avcC (ISO 14496-15 5.2.4.1), hvcC (14496-15 8.3.3.1),
-  // av1C (AV1 in ISOBMFF 2.3), vpcC (VP codecs in ISOBMFF, with its 4-byte version and flags).
+  // av1C (AV1 in ISOBMFF 2.3), vpcC (VP codecs in ISOBMFF).
   std::vector<uint8_t> record;
   std::vector<std::vector<uint8_t>> vps;  // HEVC
   std::vector<std::vector<uint8_t>> sps;  // H.264, HEVC

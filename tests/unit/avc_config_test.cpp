@@ -16,6 +16,7 @@
 
 using namespace livegate;
 using livegate::testing::BitWriter;
+using livegate::testing::for_each_flipped_bit;
 using livegate::testing::hex;
 using livegate::testing::to_nal;
 
@@ -692,9 +693,8 @@ TEST_CASE("avc config: flipped bits never crash the parsers") {
   size_t parsed = 0, rejected = 0;
   for (const auto& real : kReal) {
     auto bytes = hex(real.record);
-    for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
-      bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
-      auto config = parse_avcc(bytes);
+    for_each_flipped_bit(bytes, [&](const std::vector<uint8_t>& damaged) {
+      auto config = parse_avcc(damaged);
       ++(config.ok() ? parsed : rejected);
       if (config.ok()) {
         CHECK(config->width > 0);
@@ -702,8 +702,7 @@ TEST_CASE("avc config: flipped bits never crash the parsers") {
         CHECK(config->height > 0);
         CHECK(config->height <= 16384);
       }
-      bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
-    }
+    });
   }
   CHECK(parsed > 0);
   CHECK(rejected > 0);

@@ -1,6 +1,7 @@
 // Byte vectors written as hex in tests: hex("17 00 01") -> {0x17, 0x00, 0x01}; spaces only group bytes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,17 @@ inline std::vector<uint8_t> hex(std::string_view text) {
     out.push_back(static_cast<uint8_t>(nibble(digits[i]) << 4 | nibble(digits[i + 1])));
   }
   return out;
+}
+
+// Calls f(bytes) once for each bit of `bytes` with that bit flipped, putting it back after each call:
+// for tests that feed a parser every one-bit corruption of a good input.
+template <class F>
+void for_each_flipped_bit(std::vector<uint8_t>& bytes, F&& f) {
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+    f(bytes);
+    bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+  }
 }
 
 }  // namespace livegate::testing
